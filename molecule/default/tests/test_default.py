@@ -56,7 +56,7 @@ def test_redis_set_and_get_with_the_password_through_the_published_port(host):
         "print(cmd('SET', 'greeting', 'hello').strip())\n"
         "print(cmd('GET', 'greeting').split()[-1])\n"
     )
-    result = host.run(f"echo {secret('redis_password')} | python3 -c \"{script}\"")
+    result = host.run(f'echo {secret("redis_password")} | python3 -c "{script}"')
     assert result.rc == 0, result.stderr
     assert result.stdout.split() == ["+OK", "+OK", "hello"]
 
@@ -69,8 +69,7 @@ def test_redis_password_file_is_private(host):
 
 def psql(host, user, password, sql):
     return host.run(
-        f"docker exec -e PGPASSWORD={password} postgres "
-        f"psql -h 127.0.0.1 -U {user} -d mlflow -At -c \"{sql}\""
+        f'docker exec -e PGPASSWORD={password} postgres psql -h 127.0.0.1 -U {user} -d mlflow -At -c "{sql}"'
     )
 
 
@@ -100,8 +99,7 @@ def test_a_config_change_recreates_exactly_that_container(host):
 
 
 def test_no_secret_in_container_logs(host):
-    secrets = [secret(name) for name in ("redis_password", "postgres_superuser_password",
-                                         "postgres_mlflow_password")]
+    secrets = [secret(name) for name in ("redis_password", "postgres_superuser_password", "postgres_mlflow_password")]
     for name in ("redis", "postgres"):
         logs = host.run(f"docker logs {name}")
         for value in secrets:

@@ -1,0 +1,58 @@
+# Entry points. `make deploy` brings the stack up on this machine; `make test` runs every
+# check. Both prepare what they need: the venv, Docker Engine (by the docker role) and images.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+INVENTORY ?= inventory/local
+BIN := $(VENV)/bin
+PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY)
+# Scenarios run by `make test`.
+SCENARIOS ?= default
+
+.PHONY: help venv engine deploy images destroy test lint pytest molecule clean
+
+help:
+	@echo "make deploy   - bring the stack up on localhost (inventory/local)"
+	@echo "make test     - lint, pytest and the Molecule scenarios ($(SCENARIOS))"
+	@echo "make images   - build every project image (images/) on this machine"
+	@echo "make destroy  - remove the stack's containers from localhost (data volumes are kept)"
+
+$(BIN)/.requirements: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+venv: $(BIN)/.requirements
+
+# Docker Engine on this machine, installed and started by the project's own docker role.
+engine: venv
+	$(PLAYBOOK) playbooks/docker.yml
+
+deploy: engine
+	$(PLAYBOOK) playbooks/site.yml
+
+images: engine
+	$(PLAYBOOK) playbooks/images.yml
+
+destroy: venv
+	$(PLAYBOOK) playbooks/destroy.yml
+
+test: lint pytest molecule
+
+lint: venv
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint --profile production --offline
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+pytest: engine
+	$(BIN)/pytest
+
+molecule: engine
+	set -e; for scenario in $(SCENARIOS); do \
+	  (source $(BIN)/activate && molecule test -s $$scenario); \
+	done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""The all-in-one deployment on this machine, as `make deploy` runs it (inventory/local)."""
+
+import json
+import re
+import shutil
+import subprocess
+
+from conftest import ROOT
+
+
+def test_site_deploys_healthy_services_without_printing_a_secret(playbook):
+    run = playbook("site.yml", "-vvv")
+    assert run.rc == 0, run.output[-3000:]
+    secrets = [p.read_text().strip() for p in (ROOT / "inventory/local/credentials").iterdir()]
+    assert len(secrets) >= 3
+    for value in secrets:
+        assert value not in run.output
+    summary = re.search(r"SERVICE\s+ADDRESS\s+HEALTH\n(.*?)\n\n", run.output.replace("\\n", "\n"), re.S)
+    assert summary, "site.yml ends with the summary table"
+    rows = dict(line.split()[0:3:2] for line in summary.group(1).strip().splitlines())
+    assert rows == {"redis": "healthy", "postgres": "healthy"}
+
+
+def test_second_site_run_changes_nothing(playbook):
+    run = playbook("site.yml")
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed() == 0
+
+
+def test_credentials_are_private(playbook):
+    credentials = ROOT / "inventory/local/credentials"
+    assert credentials.stat().st_mode & 0o777 == 0o700
+    for secret_file in credentials.iterdir():
+        assert secret_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_an_unchanged_recipe_builds_nothing_and_a_changed_one_builds_a_new_tag(playbook, tmp_path):
+    images = tmp_path / "images"
+    shutil.copytree(ROOT / "images", images)
+    only_redis = ["-e", json.dumps({"images_recipes": ["redis"], "stack_images_dir": str(images)})]
+
+    unchanged = playbook("images.yml", *only_redis)
+    assert unchanged.rc == 0, unchanged.output[-3000:]
+    assert unchanged.changed() == 0
+
+    with (images / "redis" / "Dockerfile").open("a") as dockerfile:
+        dockerfile.write("LABEL org.auterity.test=changed-recipe\n")
+    changed = playbook("images.yml", *only_redis)
+    assert changed.rc == 0, changed.output[-3000:]
+    assert changed.changed() > 0
+    new_tag = re.search(r"docker build - (\S+)", changed.output).group(1).rstrip("]*")
+    try:
+        labels = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", new_tag],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert json.loads(labels)["org.auterity.test"] == "changed-recipe"
+
+        again = playbook("images.yml", *only_redis)
+        assert again.changed() == 0
+    finally:
+        subprocess.run(["docker", "image", "rm", new_tag], capture_output=True, check=False)
