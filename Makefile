@@ -9,11 +9,12 @@ PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY)
 # Scenarios run by `make test`.
 SCENARIOS ?= default
 
-.PHONY: help venv engine deploy images destroy test lint pytest molecule clean
+.PHONY: help venv engine deploy verify images destroy test lint pytest molecule clean
 
 help:
 	@echo "make deploy   - bring the stack up on localhost (inventory/local)"
 	@echo "make test     - lint, pytest and the Molecule scenarios ($(SCENARIOS))"
+	@echo "make verify   - check that every deployed service is healthy"
 	@echo "make images   - build every project image (images/) on this machine"
 	@echo "make destroy  - remove the stack's containers from localhost (data volumes are kept)"
 
@@ -31,6 +32,9 @@ engine: venv
 
 deploy: engine
 	$(PLAYBOOK) playbooks/site.yml
+
+verify: venv
+	$(PLAYBOOK) playbooks/verify.yml
 
 images: engine
 	$(PLAYBOOK) playbooks/images.yml
