@@ -11,6 +11,8 @@ import pytest
         ("postgres_max_connections=lots", "postgres_max_connections"),
         ("stack_image_source=sideways", "stack_image_source"),
         ("docker_log_max_size=huge", "docker_log_max_size"),
+        ("vault_key_threshold=9", "vault_key_threshold"),
+        ("vault_distribution=consul", "vault_distribution"),
     ],
 )
 def test_bad_variable_fails_before_any_change(playbook, extra_var, named):

@@ -1,0 +1,118 @@
+"""Benchmark: one vault_seed task against a loop of community.hashi_vault.vault_kv2_write tasks.
+
+Both write the same secrets to one local raft OpenBao server, under different path prefixes: first
+cold (every path new), then again with nothing to change. Prints the four wall-clock times, each a
+whole ansible-playbook run, and the two speed-ups. Exits non-zero when a run fails or leaves the
+server in the wrong state; the speed-up itself is reported, not enforced.
+
+    .venv/bin/python tests/benchmarks/bench_vault_seed.py [--secrets 300]
+"""
+
+import argparse
+import pathlib
+import re
+import secrets
+import sys
+import tempfile
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "vault"))
+
+import openbao  # noqa: E402
+from ansible_run import run_tasks  # noqa: E402
+
+MOUNT = "bench"
+GOAL = 30
+RECAP = re.compile(r"^localhost\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0\b", re.M)
+
+
+def bench_secrets(count, prefix):
+    """Secrets in vault_seed's shape, which the loop reads too (it ignores mount)."""
+    return [
+        {
+            "mount": MOUNT,
+            "path": f"{prefix}/app{index:04d}",
+            "data": {"user": f"user{index}", "password": secrets.token_urlsafe(24)},
+        }
+        for index in range(count)
+    ]
+
+
+SEED_TASK = {
+    "name": "Seed all secrets",
+    "vault_seed": {"url": "{{ vault_url }}", "token": "{{ vault_token }}", "secrets": "{{ bench_secrets }}"},
+}
+
+LOOP_TASK = {
+    "name": "Write each secret",
+    "community.hashi_vault.vault_kv2_write": {
+        "url": "{{ vault_url }}",
+        "token": "{{ vault_token }}",
+        "engine_mount_point": MOUNT,
+        "path": "{{ item.path }}",
+        "data": "{{ item.data }}",
+        "read_before_write": True,
+    },
+    "loop": "{{ bench_secrets }}",
+    "loop_control": {"label": "{{ item.path }}"},
+    "no_log": True,
+}
+
+
+def timed(workdir, task, server, items, expect_changed):
+    """Wall time of one playbook run; the play recap says whether the task changed anything."""
+    extra_vars = {"vault_url": server.url, "vault_token": server.token, "bench_secrets": items}
+    run = run_tasks(workdir, [task], extra_vars)
+    recap = RECAP.search(run.output)
+    if run.rc != 0 or recap is None or (recap.group(1) != "0") is not expect_changed:
+        print(run.output[-4000:], file=sys.stderr)
+        raise SystemExit(f"{task['name']}: expected changed={expect_changed}; the run failed or disagreed")
+    return run.elapsed
+
+
+def count_paths(server, prefix):
+    return len(server.client().secrets.kv.v2.list_secrets(path=prefix, mount_point=MOUNT)["data"]["keys"])
+
+
+def measure(workdir, count):
+    """The four timings, on a raft server of its own that is gone afterwards."""
+    server = openbao.start_raft(workdir / "openbao")
+    try:
+        server.client().sys.enable_secrets_engine("kv", path=MOUNT, options={"version": "2"})
+        # One small untimed run of each, so that neither pays for cold file caches.
+        timed(workdir / "warmup-seed", SEED_TASK, server, bench_secrets(1, "warmup-seed"), True)
+        timed(workdir / "warmup-loop", LOOP_TASK, server, bench_secrets(1, "warmup-loop"), True)
+        seeded, looped = bench_secrets(count, "seed"), bench_secrets(count, "loop")
+        times = {
+            ("vault_seed", "cold"): timed(workdir / "seed-cold", SEED_TASK, server, seeded, True),
+            ("vault_seed", "no-op"): timed(workdir / "seed-noop", SEED_TASK, server, seeded, False),
+            ("loop", "cold"): timed(workdir / "loop-cold", LOOP_TASK, server, looped, True),
+            ("loop", "no-op"): timed(workdir / "loop-noop", LOOP_TASK, server, looped, False),
+        }
+        for prefix in ("seed", "loop"):
+            if count_paths(server, prefix) != count:
+                raise SystemExit(f"expected {count} secrets under {MOUNT}/{prefix}/")
+        return times
+    finally:
+        server.stop()
+
+
+def report(count, times):
+    print(f"{count} secrets, raft OpenBao on loopback, wall time of each ansible-playbook run")
+    print(f"{'':34}{'cold':>10}{'no-op':>10}")
+    print(f"{'vault_seed, one task':34}{times['vault_seed', 'cold']:>9.1f}s{times['vault_seed', 'no-op']:>9.1f}s")
+    print(f"{'vault_kv2_write, loop of tasks':34}{times['loop', 'cold']:>9.1f}s{times['loop', 'no-op']:>9.1f}s")
+    ratios = [times["loop", phase] / times["vault_seed", phase] for phase in ("cold", "no-op")]
+    print(f"{f'speed-up (goal >= {GOAL}x)':34}{ratios[0]:>9.0f}x{ratios[1]:>9.0f}x")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--secrets", type=int, default=300, help="number of secrets (default 300)")
+    count = parser.parse_args().secrets
+    with tempfile.TemporaryDirectory(prefix="bench-vault-seed-") as workdir:
+        times = measure(pathlib.Path(workdir), count)
+    report(count, times)
+
+
+if __name__ == "__main__":
+    main()
