@@ -7,15 +7,16 @@ INVENTORY ?= inventory/local
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY)
 # Scenarios run by `make test`.
-SCENARIOS ?= default
+SCENARIOS ?= default vault
 
-.PHONY: help venv engine deploy verify images destroy test lint pytest molecule clean
+.PHONY: help venv engine deploy verify images destroy test lint pytest molecule bench clean
 
 help:
 	@echo "make deploy   - bring the stack up on localhost (inventory/local)"
 	@echo "make test     - lint, pytest and the Molecule scenarios ($(SCENARIOS))"
 	@echo "make verify   - check that every deployed service is healthy"
 	@echo "make images   - build every project image (images/) on this machine"
+	@echo "make bench    - module benchmarks against real servers (numbers, not pass/fail)"
 	@echo "make destroy  - remove the stack's containers from localhost (data volumes are kept)"
 
 $(BIN)/.requirements: requirements.txt
@@ -57,6 +58,11 @@ molecule: engine
 	set -e; for scenario in $(SCENARIOS); do \
 	  (source $(BIN)/activate && molecule test -s $$scenario); \
 	done
+
+# Speed goals live here, not in timed tests: each script prints its numbers and the ratio
+# to the baseline measured in the same run.
+bench: engine
+	$(BIN)/python tests/benchmarks/bench_vault_seed.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
