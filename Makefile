@@ -63,6 +63,7 @@ molecule: engine
 # to the baseline measured in the same run.
 bench: engine
 	$(BIN)/python tests/benchmarks/bench_vault_seed.py
+	$(BIN)/python tests/benchmarks/bench_kafka_topic.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -18,9 +18,11 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "kafka"))
+TESTS = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(TESTS), str(TESTS / "kafka")]
 
 import kafka_broker  # noqa: E402
+from bench_table import print_table  # noqa: E402
 from kafka_playbook import kafka_topic_task, run_tasks  # noqa: E402
 
 CONTAINER = "kafka-test-bench"
@@ -93,12 +95,8 @@ def measure(workdir, count, partitions):
 
 
 def report(times, count):
-    print(f"{count} topics, one broker ({CONTAINER}); wall-clock seconds")
-    print(f"{'':18}{'cold':>10}{'no-op':>10}")
-    for tool in ("kafka_topic", "kafka-topics.sh"):
-        print(f"{tool:18}{times[tool, 'cold']:>10.2f}{times[tool, 'no-op']:>10.2f}")
-    ratios = [times["kafka-topics.sh", run] / times["kafka_topic", run] for run in ("cold", "no-op")]
-    print(f"{'speed-up':18}{ratios[0]:>9.1f}x{ratios[1]:>9.1f}x   (goal >= {GOAL}x)")
+    title = f"{count} topics, one broker ({CONTAINER}); wall-clock seconds"
+    print_table(title, times, "kafka_topic", "kafka-topics.sh", goal=GOAL)
 
 
 def main():

@@ -15,10 +15,12 @@ import secrets
 import sys
 import tempfile
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "vault"))
+TESTS = pathlib.Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(TESTS), str(TESTS / "vault")]
 
 import openbao  # noqa: E402
 from ansible_run import run_tasks  # noqa: E402
+from bench_table import print_table  # noqa: E402
 
 MOUNT = "bench"
 GOAL = 30
@@ -61,7 +63,7 @@ LOOP_TASK = {
 def timed(workdir, task, server, items, expect_changed):
     """Wall time of one playbook run; the play recap says whether the task changed anything."""
     extra_vars = {"vault_url": server.url, "vault_token": server.token, "bench_secrets": items}
-    run = run_tasks(workdir, [task], extra_vars)
+    run = run_tasks(workdir, [task], extra_vars=extra_vars)
     recap = RECAP.search(run.output)
     if run.rc != 0 or recap is None or (recap.group(1) != "0") is not expect_changed:
         print(run.output[-4000:], file=sys.stderr)
@@ -97,12 +99,9 @@ def measure(workdir, count):
 
 
 def report(count, times):
-    print(f"{count} secrets, raft OpenBao on loopback, wall time of each ansible-playbook run")
-    print(f"{'':34}{'cold':>10}{'no-op':>10}")
-    print(f"{'vault_seed, one task':34}{times['vault_seed', 'cold']:>9.1f}s{times['vault_seed', 'no-op']:>9.1f}s")
-    print(f"{'vault_kv2_write, loop of tasks':34}{times['loop', 'cold']:>9.1f}s{times['loop', 'no-op']:>9.1f}s")
-    ratios = [times["loop", phase] / times["vault_seed", phase] for phase in ("cold", "no-op")]
-    print(f"{f'speed-up (goal >= {GOAL}x)':34}{ratios[0]:>9.0f}x{ratios[1]:>9.0f}x")
+    title = f"{count} secrets, raft OpenBao on loopback, wall time of each ansible-playbook run"
+    labels = {"vault_seed": "vault_seed, one task", "loop": "vault_kv2_write, loop of tasks"}
+    print_table(title, times, "vault_seed", "loop", goal=GOAL, labels=labels)
 
 
 def main():

@@ -5,7 +5,7 @@ import collections
 
 import ansible.module_utils
 import pytest
-from kafka_playbook import ROOT
+from module_runner import ROOT
 
 # The module imports its helpers as ansible.module_utils.*, as it does once Ansible ships it.
 ansible.module_utils.__path__.append(str(ROOT / "module_utils"))

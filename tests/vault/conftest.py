@@ -73,6 +73,6 @@ def seed(tmp_path):
         if no_log:
             task["no_log"] = True
         flags = [flag for flag, wanted in (("--check", check), ("--diff", diff), ("-vvv", verbose)) if wanted]
-        return run_tasks(tmp_path / f"run{next(runs)}", [task], extra_vars, flags, register="seed_result")
+        return run_tasks(tmp_path / f"run{next(runs)}", [task], flags, extra_vars=extra_vars, register="seed_result")
 
     return run
