@@ -1,0 +1,94 @@
+"""The vault role's opt-in modes, each deployed on this machine beside the main stack (own
+container name, ports, directories and credentials): dev mode, ansible-vault encrypted keys,
+and revoking the root token after the first seeding."""
+
+import json
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+
+import pytest
+
+
+def api(port, path, token=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"X-Vault-Token": token or ""})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, {}
+
+
+@pytest.fixture
+def isolated_vault(tmp_path):
+    """Extra vars that keep a Vault deployment apart from the stack's own, removed afterwards."""
+    name = f"vault-option-{tmp_path.name[-8:].lower().replace('_', '-')}"
+    port = 28300 + sum(map(ord, name)) % 500
+    base = tmp_path / "base"
+    extra = {
+        "vault_container_name": name,
+        "vault_port": port,
+        "vault_cluster_port": port + 1000,
+        "vault_config_dir": str(base / "vault"),
+        "vault_data_dir": str(base / "vault" / "data"),
+        "vault_audit_dir": str(base / "vault" / "audit"),
+        "vault_backend_env_file": str(base / "backend" / "vault-approle.env"),
+        "stack_credentials_dir": str(tmp_path / "credentials"),
+        "stack_publish_address": "127.0.0.1",
+    }
+    yield extra, tmp_path
+    subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def run_vault(playbook, extra, *args):
+    return playbook("vault.yml", "-e", json.dumps(extra), *args)
+
+
+def test_dev_mode_warns_uses_the_given_token_and_seeds(playbook, isolated_vault):
+    extra, _ = isolated_vault
+    extra |= {"vault_dev_mode": True, "vault_dev_root_token": "dev-token"}
+    run = run_vault(playbook, extra)
+    assert run.rc == 0, run.output[-3000:]
+    assert "WARNING - vault_dev_mode is true" in run.output
+    status, body = api(extra["vault_port"], "/v1/secret/data/auterity/database", token="dev-token")
+    assert status == 200
+    assert body["data"]["data"]["username"] == "mlflow"
+    again = run_vault(playbook, extra)
+    assert again.changed() == 0
+
+
+def test_keys_encrypted_with_ansible_vault_unseal_after_a_restart(playbook, isolated_vault):
+    extra, tmp_path = isolated_vault
+    password_file = tmp_path / "vault-password"
+    password_file.write_text("correct horse battery staple\n")
+    extra |= {"vault_keys_vault_password_file": str(password_file), "vault_key_shares": 1, "vault_key_threshold": 1}
+    run = run_vault(playbook, extra)
+    assert run.rc == 0, run.output[-3000:]
+    keys_file = tmp_path / "credentials" / "vault_init.json"
+    assert keys_file.read_text().startswith("$ANSIBLE_VAULT;")
+    assert keys_file.stat().st_mode & 0o777 == 0o600
+
+    subprocess.run(["docker", "restart", extra["vault_container_name"]], check=True, capture_output=True)
+    again = run_vault(playbook, extra)
+    assert again.rc == 0, again.output[-3000:]
+    status, seal = api(extra["vault_port"], "/v1/sys/seal-status")
+    assert status == 200
+    assert seal["sealed"] is False
+
+
+def test_root_token_is_revoked_after_the_first_seeding(playbook, isolated_vault):
+    extra, tmp_path = isolated_vault
+    extra |= {"vault_revoke_root_token": True, "vault_key_shares": 1, "vault_key_threshold": 1}
+    run = run_vault(playbook, extra)
+    assert run.rc == 0, run.output[-3000:]
+    document = json.loads((tmp_path / "credentials" / "vault_init.json").read_text())
+    assert document["root_token_revoked"] is True
+    assert document["root_token"] == ""
+    assert len(document["keys_base64"]) == 1
+
+    again = run_vault(playbook, extra)
+    assert again.rc == 0, again.output[-3000:]
+    assert "Seeding skipped on this run" in again.output
+    assert again.changed() == 0
