@@ -20,7 +20,8 @@ standalone=--standalone
 if grep -Eq '^[[:space:]]*controller\.quorum\.voters[[:space:]]*[=:]' "$config"; then
   standalone=
 fi
-# --ignore-formatted: a restart keeps the data and the cluster id formatted the first time.
+# --cluster-id=<id>: an id may begin with "-", which a separate argument would turn into an
+# option. --ignore-formatted: a restart keeps the data and the cluster id formatted the first time.
 # shellcheck disable=SC2086
-"$(dirname "$0")/kafka-storage.sh" format --ignore-formatted $standalone -t "$cluster_id" -c "$config"
+"$(dirname "$0")/kafka-storage.sh" format --ignore-formatted $standalone --cluster-id="$cluster_id" -c "$config"
 exec "$(dirname "$0")/kafka-server-start.sh" "$config"
