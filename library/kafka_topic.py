@@ -265,7 +265,13 @@ unchanged:
 """
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.kafka_topic_cluster import KAFKA_IMPORT_ERROR, Cluster, KafkaError
+from ansible.module_utils.kafka_topic_cluster import (
+    CONNECTION_OPTIONS,
+    CONNECTION_RULES,
+    KAFKA_IMPORT_ERROR,
+    Cluster,
+    KafkaError,
+)
 from ansible.module_utils.kafka_topic_plan import TopicError, diff, parse_topics, plan_topic, summary
 
 TOPIC_OPTIONS = {
@@ -281,27 +287,9 @@ ARGUMENT_SPEC = {
     "topics": {"type": "list", "elements": "dict", "required": True, "options": TOPIC_OPTIONS},
     "purge_unlisted_config": {"type": "bool", "default": False},
     "allow_replication_factor_change": {"type": "bool", "default": False},
-    "timeout": {"type": "int", "default": 30},
     "reassignment_timeout": {"type": "int", "default": 300},
-    "security_protocol": {
-        "type": "str",
-        "choices": ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
-        "default": "PLAINTEXT",
-    },
-    "sasl_mechanism": {"type": "str", "choices": ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]},
-    "sasl_username": {"type": "str"},
-    "sasl_password": {"type": "str", "no_log": True},
-    "ssl_cafile": {"type": "path"},
-    "ssl_ca_content": {"type": "str"},
-    "ssl_certfile": {"type": "path"},
-    "ssl_cert_content": {"type": "str"},
-    "ssl_keyfile": {"type": "path"},
-    "ssl_key_content": {"type": "str", "no_log": True},
-    "ssl_key_password": {"type": "str", "no_log": True},
-    "ssl_check_hostname": {"type": "bool", "default": True},
+    **CONNECTION_OPTIONS,
 }
-
-SASL_SETTINGS = ("sasl_mechanism", "sasl_username", "sasl_password")
 
 
 def plan_all(cluster, desired, params):
@@ -353,19 +341,7 @@ def reconcile(module):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=ARGUMENT_SPEC,
-        supports_check_mode=True,
-        mutually_exclusive=[
-            ("ssl_cafile", "ssl_ca_content"),
-            ("ssl_certfile", "ssl_cert_content"),
-            ("ssl_keyfile", "ssl_key_content"),
-        ],
-        required_if=[
-            ("security_protocol", "SASL_PLAINTEXT", SASL_SETTINGS),
-            ("security_protocol", "SASL_SSL", SASL_SETTINGS),
-        ],
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **CONNECTION_RULES)
     if KAFKA_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("kafka-python"), exception=KAFKA_IMPORT_ERROR)
     try:

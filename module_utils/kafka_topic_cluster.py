@@ -35,6 +35,39 @@ else:
     logging.getLogger("kafka").addHandler(logging.NullHandler())
     logging.getLogger("kafka").propagate = False
 
+# The connection options of the Kafka modules (kafka_topic, kafka_user) and their rules.
+CONNECTION_OPTIONS = {
+    "timeout": {"type": "int", "default": 30},
+    "security_protocol": {
+        "type": "str",
+        "choices": ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"],
+        "default": "PLAINTEXT",
+    },
+    "sasl_mechanism": {"type": "str", "choices": ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]},
+    "sasl_username": {"type": "str"},
+    "sasl_password": {"type": "str", "no_log": True},
+    "ssl_cafile": {"type": "path"},
+    "ssl_ca_content": {"type": "str"},
+    "ssl_certfile": {"type": "path"},
+    "ssl_cert_content": {"type": "str"},
+    "ssl_keyfile": {"type": "path"},
+    "ssl_key_content": {"type": "str", "no_log": True},
+    "ssl_key_password": {"type": "str", "no_log": True},
+    "ssl_check_hostname": {"type": "bool", "default": True},
+}
+SASL_SETTINGS = ("sasl_mechanism", "sasl_username", "sasl_password")
+CONNECTION_RULES = {
+    "mutually_exclusive": [
+        ("ssl_cafile", "ssl_ca_content"),
+        ("ssl_certfile", "ssl_cert_content"),
+        ("ssl_keyfile", "ssl_key_content"),
+    ],
+    "required_if": [
+        ("security_protocol", "SASL_PLAINTEXT", SASL_SETTINGS),
+        ("security_protocol", "SASL_SSL", SASL_SETTINGS),
+    ],
+}
+
 DYNAMIC_TOPIC_CONFIG = "DYNAMIC_TOPIC_CONFIG"
 CONNECT_RETRY_INTERVAL = 1.0
 BOOTSTRAP_ROUND = 5.0

@@ -17,6 +17,7 @@ MODULES = {
         "wait_timeout",
     ),
     "kafka_topic": ({"topics", "created", "updated", "deleted", "unchanged"}, "allow_replication_factor_change"),
+    "kafka_user": ({"users"}, "update_password"),
 }
 
 

@@ -45,12 +45,22 @@ def kafka_topic(broker, tmp_path):
 
     Module options are keyword arguments; bootstrap_servers defaults to the session's broker.
     """
+    return module_run(broker, tmp_path, "kafka_topic")
+
+
+@pytest.fixture
+def kafka_user(broker, tmp_path):
+    """Run one kafka_user task, like kafka_topic above."""
+    return module_run(broker, tmp_path, "kafka_user")
+
+
+def module_run(broker, tmp_path, module):
     runs = itertools.count()
 
     def run(*, check=False, diff=False, verbose=False, **options):
         options.setdefault("bootstrap_servers", [broker.bootstrap])
         flags = [flag for flag, wanted in (("--check", check), ("--diff", diff), ("-vvv", verbose)) if wanted]
-        task = kafka_topic_task(options)
-        return run_tasks(tmp_path / f"run{next(runs)}", [task], flags, register="kafka_result")
+        task = kafka_topic_task(options, module=module)
+        return run_tasks(tmp_path / f"{module}{next(runs)}", [task], flags, register="kafka_result")
 
     return run

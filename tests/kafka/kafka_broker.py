@@ -8,7 +8,8 @@ same port number inside the container as on the host's loopback and advertises
 (docker exec ... kafka-topics.sh) reach it at one address.
 
 A node started with `secure` also has a SASL_SSL listener (SASL PLAIN, user SASL_USER with
-SASL_PASSWORD) with a certificate from a throwaway CA, the node's `pki`.
+SASL_PASSWORD; SCRAM-SHA-512 for the users kafka_user creates) with a certificate from a
+throwaway CA, the node's `pki`.
 
 The image is KAFKA_TEST_IMAGE when set, else the newest auterity/kafka image on this engine;
 when there is none, playbooks/images.yml builds it from images/kafka/.
@@ -65,7 +66,8 @@ group.initial.rebalance.delay.ms=0
 """
 
 SECURE_PROPERTIES = """\
-listener.name.secure.sasl.enabled.mechanisms=PLAIN
+listener.name.secure.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-512
+listener.name.secure.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.secure.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \\
   user_{user}="{password}";
 listener.name.secure.ssl.keystore.type=PEM

@@ -1,54 +1,28 @@
 """Kafka on the all-in-one host, checked through its advertised listener with a real client."""
 
+import json
 import os
 import pathlib
-import time
+import ssl
+import sys
 import uuid
 
+import pytest
+import requests
 import yaml
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "shared"))
+from kafka_checks import (  # noqa: E402
+    advertised_client_listener,
+    consume_all,
+    produce,
+    server_properties,
+    wait_healthy,
+)
 
 CREDENTIALS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "credentials"
-
-
-def advertised_client_listener(host):
-    properties = dict(
-        line.split("=", 1)
-        for line in host.file("/opt/auterity/kafka/server.properties").content_string.splitlines()
-        if "=" in line and not line.startswith("#")
-    )
-    listeners = dict(entry.split("://") for entry in properties["advertised.listeners"].split(","))
-    return listeners["CLIENT"]
-
-
-def wait_healthy(host, name, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if host.run(f"docker inspect -f '{{{{.State.Health.Status}}}}' {name}").stdout.strip() == "healthy":
-            return
-        time.sleep(2)
-    raise AssertionError(f"{name} did not become healthy")
-
-
-def produce(bootstrap, topic, value):
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    producer.send(topic, value.encode()).get(timeout=30)
-    producer.close()
-
-
-def consume_all(bootstrap, topic, timeout=30):
-    consumer = KafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap,
-        group_id=f"check-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        consumer_timeout_ms=timeout * 1000,
-    )
-    try:
-        return [message.value.decode() for message in consumer]
-    finally:
-        consumer.close()
 
 
 def test_the_stack_topics_exist_with_their_settings(host):
@@ -93,8 +67,64 @@ def test_kafka_ui_config_is_wired_to_the_cluster_behind_a_login(host):
     config = yaml.safe_load(config_file.content_string)
     cluster = config["kafka"]["clusters"][0]
     assert cluster["bootstrapServers"] == "kafka:19092"
+    # SASL is on in this scenario: the UI logs in as the first SASL user, trusting Kafka's CA.
+    properties = cluster["properties"]
+    assert properties["security.protocol"] == "SASL_SSL"
+    assert properties["sasl.mechanism"] == "SCRAM-SHA-512"
+    admin_password = (CREDENTIALS / "kafka_sasl_admin_password").read_text().strip()
+    assert f'username="admin" password="{admin_password}";' in properties["sasl.jaas.config"]
+    assert properties["ssl.truststore.location"] == "/etc/kafkaui/kafka-ca.crt"
+    assert (
+        host.file("/opt/auterity/kafka-ui/kafka-ca.crt").content_string
+        == (CREDENTIALS / "kafka_tls/ca.crt").read_text()
+    )
     assert config["auth"]["type"] == "LOGIN_FORM"
     user = config["spring"]["security"]["user"]
     assert user["name"] == "admin"
     assert user["password"] == (CREDENTIALS / "kafka_ui_admin_password").read_text().strip()
     assert not host.run("docker inspect kafka-ui").succeeded
+
+
+def sasl_listener(host):
+    listeners = dict(entry.split("://") for entry in server_properties(host)["advertised.listeners"].split(","))
+    return listeners["SASL"]
+
+
+def test_the_sasl_listener_takes_a_generated_scram_user_over_tls(host):
+    settings = {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "auterity",
+        "sasl_plain_password": (CREDENTIALS / "kafka_sasl_auterity_password").read_text().strip(),
+        "ssl_context": ssl.create_default_context(cafile=str(CREDENTIALS / "kafka_tls/ca.crt")),
+    }
+    value = f"authenticated {uuid.uuid4()}"
+    produce(sasl_listener(host), "error-events", value, **settings)
+    assert value in consume_all(sasl_listener(host), "error-events", **settings)
+    wrong = dict(settings, sasl_plain_password="not-the-password")
+    with pytest.raises(KafkaError):
+        produce(sasl_listener(host), "error-events", "refused", **wrong)
+
+
+def test_vault_keeps_the_sasl_users_credentials(host):
+    token = json.loads((CREDENTIALS / "vault_init.json").read_text())["root_token"]
+    stored = json.loads(
+        host.check_output(
+            f"docker exec -e VAULT_TOKEN={token} -e VAULT_ADDR=http://127.0.0.1:8200 vault "
+            "bao kv get -format=json secret/auterity/kafka/auterity"
+        )
+    )["data"]["data"]
+    assert stored["username"] == "auterity"
+    assert stored["password"] == (CREDENTIALS / "kafka_sasl_auterity_password").read_text().strip()
+    assert stored["mechanism"] == "SCRAM-SHA-512"
+
+
+def test_prometheus_can_scrape_the_broker_metrics(host):
+    address = advertised_client_listener(host).rsplit(":", 1)[0]
+    response = requests.get(f"http://{address}:7071/metrics", timeout=30)
+    response.raise_for_status()
+    metrics = response.text
+    values = dict(line.rsplit(" ", 1) for line in metrics.splitlines() if line and not line.startswith("#"))
+    assert float(values["kafka_server_replicamanager_underreplicatedpartitions"]) == 0
+    assert float(values["kafka_controller_kafkacontroller_activecontrollercount"]) == 1
+    assert float(values["kafka_server_brokertopicmetrics_messagesin_total"]) >= 1

@@ -1,0 +1,53 @@
+"""Kafka helpers the scenarios' testinfra checks share: a real client through the advertised
+listener, and waits on the broker containers."""
+
+import time
+import uuid
+
+from kafka import KafkaConsumer, KafkaProducer
+
+
+def server_properties(host):
+    return dict(
+        line.split("=", 1)
+        for line in host.file("/opt/auterity/kafka/server.properties").content_string.splitlines()
+        if "=" in line and not line.startswith("#")
+    )
+
+
+def advertised_client_listener(host):
+    listeners = dict(entry.split("://") for entry in server_properties(host)["advertised.listeners"].split(","))
+    return listeners["CLIENT"]
+
+
+def wait_healthy(host, name="kafka", timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if host.run(f"docker inspect -f '{{{{.State.Health.Status}}}}' {name}").stdout.strip() == "healthy":
+            return
+        time.sleep(2)
+    raise AssertionError(f"{name} did not become healthy")
+
+
+def produce(bootstrap, topic, value, **settings):
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **settings)
+    try:
+        producer.send(topic, value.encode()).get(timeout=60)
+    finally:
+        producer.close()
+
+
+def consume_all(bootstrap, topic, timeout=30, **settings):
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"check-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        consumer_timeout_ms=timeout * 1000,
+        **settings,
+    )
+    try:
+        return [message.value.decode() for message in consumer]
+    finally:
+        consumer.close()
