@@ -7,7 +7,7 @@ INVENTORY ?= inventory/local
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY)
 # Scenarios run by `make test`.
-SCENARIOS ?= default vault
+SCENARIOS ?= default vault multinode
 
 .PHONY: help venv engine deploy verify images destroy test lint pytest molecule bench clean
 

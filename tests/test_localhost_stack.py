@@ -5,12 +5,46 @@ import pathlib
 import re
 import shutil
 import subprocess
+import sys
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+CREDENTIALS = ROOT / "inventory/local/credentials"
+STACK_CONTAINERS = ["vault", "kafka", "kafka-ui", "redis", "postgres"]
 
 # Kept with the credentials so that it survives, but an identifier, not a secret: it is in
 # every broker's storage and environment.
 NOT_SECRET = {"kafka_cluster_id"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def machine_left_as_found():
+    """A stack these tests bring up is removed afterwards, data and credentials included, so that
+    a later checkout (with its own new credentials) starts from a clean machine. A stack that
+    was there before is left alone."""
+    present = [name for name in STACK_CONTAINERS if docker("inspect", name).returncode == 0]
+    existed = bool(present) or CREDENTIALS.exists()
+    yield
+    if existed:
+        return
+    subprocess.run(
+        [
+            str(pathlib.Path(sys.executable).with_name("ansible-playbook")),
+            "playbooks/destroy.yml",
+            "-e",
+            "destroy_volumes=true",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    shutil.rmtree("/opt/auterity", ignore_errors=True)
+    shutil.rmtree(CREDENTIALS, ignore_errors=True)
+
+
+def docker(*args):
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
 
 
 def all_secrets(credentials):
