@@ -50,9 +50,9 @@ def docker(*args):
 def all_secrets(credentials):
     """Every secret value in the credentials directory, the Vault keys document unpacked."""
     values = []
-    for path in credentials.iterdir():
-        if path.name in NOT_SECRET:
-            continue
+    for path in credentials.rglob("*"):
+        if path.name in NOT_SECRET or path.suffix == ".crt":
+            continue  # certificates are public
         if path.suffix == ".json":
             document = json.loads(path.read_text())
             values += [document["root_token"], *document["keys_base64"]]

@@ -117,6 +117,14 @@ def test_vault_keeps_the_sasl_users_credentials(host):
     assert stored["username"] == "auterity"
     assert stored["password"] == (CREDENTIALS / "kafka_sasl_auterity_password").read_text().strip()
     assert stored["mechanism"] == "SCRAM-SHA-512"
+    # The administrator (Kafka UI's login) is kept apart from auterity/, which the backend reads.
+    admin = json.loads(
+        host.check_output(
+            f"docker exec -e VAULT_TOKEN={token} -e VAULT_ADDR=http://127.0.0.1:8200 vault "
+            "bao kv get -format=json secret/infrastructure/kafka/admin"
+        )
+    )["data"]["data"]
+    assert admin["password"] == (CREDENTIALS / "kafka_sasl_admin_password").read_text().strip()
 
 
 def test_prometheus_can_scrape_the_broker_metrics(host):
