@@ -98,7 +98,9 @@ from ansible.module_utils.kafka_topic_cluster import (
     Cluster,
     KafkaError,
 )
-from ansible.module_utils.kafka_topic_plan import TopicError
+
+# The Kafka modules share one error type: problems (a list), and whether anything changed.
+from ansible.module_utils.kafka_topic_plan import TopicError as KafkaModuleError
 
 with contextlib.suppress(ImportError):  # reported through KAFKA_IMPORT_ERROR
     from kafka.admin import ScramMechanism, UserScramCredentialDeletion, UserScramCredentialUpsertion
@@ -133,7 +135,7 @@ def validate(params):
     if params["iterations"] < 4096:
         problems.append(f"iterations must be at least 4096 (is {params['iterations']})")
     if problems:
-        raise TopicError(problems)
+        raise KafkaModuleError(problems)
 
 
 def plan(users, holders, update_password):
@@ -154,7 +156,7 @@ def reconcile(module):
     params = module.params
     validate(params)
     if params["timeout"] < 1:
-        raise TopicError("timeout must be at least 1 second")
+        raise KafkaModuleError("timeout must be at least 1 second")
     mechanism = ScramMechanism[params["mechanism"].replace("-", "_")]
     cluster = Cluster.connect(params["bootstrap_servers"], params, params["timeout"], params["timeout"])
     try:
@@ -182,7 +184,9 @@ def reconcile(module):
                 name: error for name, error in cluster.admin.alter_user_scram_credentials(alterations).items() if error
             }
             if errors:
-                raise TopicError([f"user {name!r}: {error}" for name, error in sorted(errors.items())], changed=True)
+                raise KafkaModuleError(
+                    [f"user {name!r}: {error}" for name, error in sorted(errors.items())], changed=True
+                )
     finally:
         cluster.close()
     result = {"changed": changed, "users": actions}
@@ -200,7 +204,7 @@ def main():
         module.fail_json(msg=missing_required_lib("kafka-python"), exception=KAFKA_IMPORT_ERROR)
     try:
         module.exit_json(**reconcile(module))
-    except TopicError as error:
+    except KafkaModuleError as error:
         module.fail_json(msg=str(error), errors=error.problems, changed=error.changed)
     except KafkaError as error:
         module.fail_json(msg=f"Kafka request failed: {error}")

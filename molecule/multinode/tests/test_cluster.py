@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import pathlib
+import ssl
 import subprocess
 import sys
 import time
@@ -23,8 +24,9 @@ testinfra_hosts = ["node1"]
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 NODES = ["node1", "node2", "node3"]
-# side_effect.yml's change, which every later run must keep (or it rolls back).
-ROLLED = {"kafka_log_retention_hours": 72}
+# side_effect.yml's changes, which every later run must keep (or they roll back).
+ROLLED = {"kafka_log_retention_hours": 72, "kafka_sasl_enabled": True}
+CREDENTIALS = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "credentials"
 STACK_TOPICS = ["workflow-events", "error-events", "audit-events"]
 REPORT = pathlib.Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "producer-report.json"
 
@@ -128,6 +130,24 @@ def test_the_changed_setting_reached_every_running_broker():
             f"--describe --all --entity-type brokers --entity-name {number}",
         )
         assert "log.retention.hours=72" in live, live
+
+
+def test_sasl_turned_on_by_the_roll_takes_a_scram_user_on_every_broker():
+    settings = {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "auterity",
+        "sasl_plain_password": (CREDENTIALS / "kafka_sasl_auterity_password").read_text().strip(),
+        "ssl_context": ssl.create_default_context(cafile=str(CREDENTIALS / "kafka_tls/ca.crt")),
+    }
+    for name in NODES:
+        listeners = dict(
+            entry.split("://") for entry in server_properties(node(name))["advertised.listeners"].split(",")
+        )
+        value = f"over SASL through {name} {uuid.uuid4()}"
+        # Only this broker as bootstrap: its own listener must take the login.
+        produce([listeners["SASL"]], "audit-events", value, **settings)
+        assert value in consume_all([listeners["SASL"]], "audit-events", timeout=60, **settings)
 
 
 def test_the_nodes_restarted_one_at_a_time_during_the_change():
