@@ -90,13 +90,10 @@ users:
 
 import contextlib
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.kafka_topic_cluster import (
     CONNECTION_OPTIONS,
-    CONNECTION_RULES,
-    KAFKA_IMPORT_ERROR,
     Cluster,
-    KafkaError,
+    run_module,
 )
 
 # The Kafka modules share one error type: problems (a list), and whether anything changed.
@@ -199,15 +196,7 @@ def reconcile(module):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, **CONNECTION_RULES)
-    if KAFKA_IMPORT_ERROR:
-        module.fail_json(msg=missing_required_lib("kafka-python"), exception=KAFKA_IMPORT_ERROR)
-    try:
-        module.exit_json(**reconcile(module))
-    except KafkaModuleError as error:
-        module.fail_json(msg=str(error), errors=error.problems, changed=error.changed)
-    except KafkaError as error:
-        module.fail_json(msg=f"Kafka request failed: {error}")
+    run_module(ARGUMENT_SPEC, reconcile)
 
 
 if __name__ == "__main__":

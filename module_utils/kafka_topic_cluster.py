@@ -13,6 +13,7 @@ import tempfile
 import time
 import traceback
 
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.kafka_topic_plan import CurrentTopic, TopicError
 
 try:
@@ -67,6 +68,21 @@ CONNECTION_RULES = {
         ("security_protocol", "SASL_SSL", SASL_SETTINGS),
     ],
 }
+
+
+def run_module(argument_spec, reconcile):
+    """The Kafka modules' main(): parse the arguments (with the connection rules), run
+    reconcile(module) and report its result, or the module's error with its problems."""
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **CONNECTION_RULES)
+    if KAFKA_IMPORT_ERROR:
+        module.fail_json(msg=missing_required_lib("kafka-python"), exception=KAFKA_IMPORT_ERROR)
+    try:
+        module.exit_json(**reconcile(module))
+    except TopicError as error:
+        module.fail_json(msg=str(error), errors=error.problems, changed=error.changed)
+    except KafkaError as error:
+        module.fail_json(msg=f"Kafka request failed: {error}")
+
 
 DYNAMIC_TOPIC_CONFIG = "DYNAMIC_TOPIC_CONFIG"
 CONNECT_RETRY_INTERVAL = 1.0

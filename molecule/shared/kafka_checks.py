@@ -1,6 +1,7 @@
 """Kafka helpers the scenarios' testinfra checks share: a real client through the advertised
 listener, and waits on the broker containers."""
 
+import ssl
 import time
 import uuid
 
@@ -15,9 +16,26 @@ def server_properties(host):
     )
 
 
-def advertised_client_listener(host):
+def advertised_listener(host, name="CLIENT"):
+    """host:port that the broker on `host` advertises for its listener `name`."""
     listeners = dict(entry.split("://") for entry in server_properties(host)["advertised.listeners"].split(","))
-    return listeners["CLIENT"]
+    return listeners[name]
+
+
+def advertised_client_listener(host):
+    return advertised_listener(host, "CLIENT")
+
+
+def scram_settings(credentials, user):
+    """kafka-python settings for the stack's SASL listener: the user's generated password over
+    TLS, trusting the generated CA (both in the credentials directory)."""
+    return {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": user,
+        "sasl_plain_password": (credentials / f"kafka_sasl_{user}_password").read_text().strip(),
+        "ssl_context": ssl.create_default_context(cafile=str(credentials / "kafka_tls/ca.crt")),
+    }
 
 
 def wait_healthy(host, name="kafka", timeout=120):

@@ -3,7 +3,6 @@
 import json
 import os
 import pathlib
-import ssl
 import sys
 import uuid
 
@@ -16,9 +15,10 @@ from kafka.errors import KafkaError
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "shared"))
 from kafka_checks import (  # noqa: E402
     advertised_client_listener,
+    advertised_listener,
     consume_all,
     produce,
-    server_properties,
+    scram_settings,
     wait_healthy,
 )
 
@@ -85,45 +85,34 @@ def test_kafka_ui_config_is_wired_to_the_cluster_behind_a_login(host):
     assert not host.run("docker inspect kafka-ui").succeeded
 
 
-def sasl_listener(host):
-    listeners = dict(entry.split("://") for entry in server_properties(host)["advertised.listeners"].split(","))
-    return listeners["SASL"]
-
-
 def test_the_sasl_listener_takes_a_generated_scram_user_over_tls(host):
-    settings = {
-        "security_protocol": "SASL_SSL",
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_plain_username": "auterity",
-        "sasl_plain_password": (CREDENTIALS / "kafka_sasl_auterity_password").read_text().strip(),
-        "ssl_context": ssl.create_default_context(cafile=str(CREDENTIALS / "kafka_tls/ca.crt")),
-    }
+    settings = scram_settings(CREDENTIALS, "auterity")
     value = f"authenticated {uuid.uuid4()}"
-    produce(sasl_listener(host), "error-events", value, **settings)
-    assert value in consume_all(sasl_listener(host), "error-events", **settings)
+    produce(advertised_listener(host, "SASL"), "error-events", value, **settings)
+    assert value in consume_all(advertised_listener(host, "SASL"), "error-events", **settings)
     wrong = dict(settings, sasl_plain_password="not-the-password")
     with pytest.raises(KafkaError):
-        produce(sasl_listener(host), "error-events", "refused", **wrong)
+        produce(advertised_listener(host, "SASL"), "error-events", "refused", **wrong)
+
+
+def vault_secret(host, path):
+    """A KV secret's data, read inside the Vault container with the root token."""
+    token = json.loads((CREDENTIALS / "vault_init.json").read_text())["root_token"]
+    return json.loads(
+        host.check_output(
+            f"docker exec -e VAULT_TOKEN={token} -e VAULT_ADDR=http://127.0.0.1:8200 vault "
+            f"bao kv get -format=json secret/{path}"
+        )
+    )["data"]["data"]
 
 
 def test_vault_keeps_the_sasl_users_credentials(host):
-    token = json.loads((CREDENTIALS / "vault_init.json").read_text())["root_token"]
-    stored = json.loads(
-        host.check_output(
-            f"docker exec -e VAULT_TOKEN={token} -e VAULT_ADDR=http://127.0.0.1:8200 vault "
-            "bao kv get -format=json secret/auterity/kafka/auterity"
-        )
-    )["data"]["data"]
+    stored = vault_secret(host, "auterity/kafka/auterity")
     assert stored["username"] == "auterity"
     assert stored["password"] == (CREDENTIALS / "kafka_sasl_auterity_password").read_text().strip()
     assert stored["mechanism"] == "SCRAM-SHA-512"
     # The administrator (Kafka UI's login) is kept apart from auterity/, which the backend reads.
-    admin = json.loads(
-        host.check_output(
-            f"docker exec -e VAULT_TOKEN={token} -e VAULT_ADDR=http://127.0.0.1:8200 vault "
-            "bao kv get -format=json secret/infrastructure/kafka/admin"
-        )
-    )["data"]["data"]
+    admin = vault_secret(host, "infrastructure/kafka/admin")
     assert admin["password"] == (CREDENTIALS / "kafka_sasl_admin_password").read_text().strip()
 
 

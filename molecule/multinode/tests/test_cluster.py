@@ -8,7 +8,6 @@ import datetime
 import json
 import os
 import pathlib
-import ssl
 import subprocess
 import sys
 import time
@@ -18,7 +17,15 @@ import testinfra
 from kafka import KafkaAdminClient
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "shared"))
-from kafka_checks import advertised_client_listener, consume_all, produce, server_properties, wait_healthy  # noqa: E402
+from kafka_checks import (  # noqa: E402
+    advertised_client_listener,
+    advertised_listener,
+    consume_all,
+    produce,
+    scram_settings,
+    server_properties,
+    wait_healthy,
+)
 
 testinfra_hosts = ["node1"]
 
@@ -133,21 +140,13 @@ def test_the_changed_setting_reached_every_running_broker():
 
 
 def test_sasl_turned_on_by_the_roll_takes_a_scram_user_on_every_broker():
-    settings = {
-        "security_protocol": "SASL_SSL",
-        "sasl_mechanism": "SCRAM-SHA-512",
-        "sasl_plain_username": "auterity",
-        "sasl_plain_password": (CREDENTIALS / "kafka_sasl_auterity_password").read_text().strip(),
-        "ssl_context": ssl.create_default_context(cafile=str(CREDENTIALS / "kafka_tls/ca.crt")),
-    }
+    settings = scram_settings(CREDENTIALS, "auterity")
     for name in NODES:
-        listeners = dict(
-            entry.split("://") for entry in server_properties(node(name))["advertised.listeners"].split(",")
-        )
+        sasl = advertised_listener(node(name), "SASL")
         value = f"over SASL through {name} {uuid.uuid4()}"
         # Only this broker as bootstrap: its own listener must take the login.
-        produce([listeners["SASL"]], "audit-events", value, **settings)
-        assert value in consume_all([listeners["SASL"]], "audit-events", timeout=60, **settings)
+        produce([sasl], "audit-events", value, **settings)
+        assert value in consume_all([sasl], "audit-events", timeout=60, **settings)
 
 
 def test_the_nodes_restarted_one_at_a_time_during_the_change():
