@@ -16,8 +16,8 @@ help:
 	@echo "make test     - lint, pytest and the Molecule scenarios ($(SCENARIOS))"
 	@echo "make verify   - check that every deployed service is healthy"
 	@echo "make images   - build every project image (images/) on this machine"
-	@echo "make bench    - module benchmarks against real servers (numbers, not pass/fail)"
-	@echo "make destroy  - remove the stack's containers from localhost (data volumes are kept)"
+	@echo "make bench    - module and no-op run benchmarks against real servers (numbers, not pass/fail)"
+	@echo "make destroy  - remove the stack's containers from localhost (data is kept; DESTROY_DATA=true deletes it)"
 
 $(BIN)/.requirements: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,18 @@ verify: venv
 images: engine
 	$(PLAYBOOK) playbooks/images.yml
 
+DESTROY_DATA ?= false
 destroy: venv
-	$(PLAYBOOK) playbooks/destroy.yml
+	$(PLAYBOOK) playbooks/destroy.yml -e destroy_data=$(DESTROY_DATA)
 
-test: lint pytest molecule
+# Each part prints how long it took; the last line sums them up.
+test:
+	@set -e; start=$$(date +%s); report=""; \
+	for part in lint pytest molecule; do \
+	  t0=$$(date +%s); $(MAKE) --no-print-directory $$part; t1=$$(date +%s); \
+	  report="$$report$$(printf '%-10s %5d s' $$part $$((t1 - t0)))\n"; \
+	done; \
+	printf "\nmake test took %d s:\n$$report" $$(( $$(date +%s) - start ))
 
 lint: venv
 	$(BIN)/yamllint -s .
@@ -56,7 +64,8 @@ pytest: engine
 
 molecule: engine
 	set -e; for scenario in $(SCENARIOS); do \
-	  (source $(BIN)/activate && molecule test -s $$scenario); \
+	  t0=$$(date +%s); (source $(BIN)/activate && molecule test -s $$scenario); \
+	  echo "molecule $$scenario took $$(( $$(date +%s) - t0 )) s"; \
 	done
 
 # Speed goals live here, not in timed tests: each script prints its numbers and the ratio
@@ -64,6 +73,7 @@ molecule: engine
 bench: engine
 	$(BIN)/python tests/benchmarks/bench_vault_seed.py
 	$(BIN)/python tests/benchmarks/bench_kafka_topic.py
+	$(BIN)/python tests/benchmarks/bench_noop_run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

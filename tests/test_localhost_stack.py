@@ -5,13 +5,16 @@ import pathlib
 import re
 import shutil
 import subprocess
-import sys
+import urllib.request
 
 import pytest
+from project import ROOT, SERVICES, role_default, run_playbook
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 CREDENTIALS = ROOT / "inventory/local/credentials"
-STACK_CONTAINERS = ["vault", "kafka", "kafka-ui", "redis", "postgres"]
+# The services' containers, as the roles name them.
+STACK_CONTAINERS = [role_default(name, f"{name}_container_name") for name in SERVICES]
+# Without a container registry, these have no image here; the inventory skips them.
+NO_IMAGE_HERE = {"kafka_ui"}
 
 # Kept with the credentials so that it survives, but an identifier, not a secret: it is in
 # every broker's storage and environment.
@@ -19,28 +22,23 @@ NOT_SECRET = {"kafka_cluster_id"}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def machine_left_as_found():
+def machine_left_as_found(stack_existed):
     """A stack these tests bring up is removed afterwards, data and credentials included, so that
     a later checkout (with its own new credentials) starts from a clean machine. A stack that
     was there before is left alone."""
-    present = [name for name in STACK_CONTAINERS if docker("inspect", name).returncode == 0]
-    existed = bool(present) or CREDENTIALS.exists()
     yield
-    if existed:
+    if stack_existed:
         return
-    subprocess.run(
-        [
-            str(pathlib.Path(sys.executable).with_name("ansible-playbook")),
-            "playbooks/destroy.yml",
-            "-e",
-            "destroy_volumes=true",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        check=False,
-    )
+    run_playbook("destroy.yml", "-e", "destroy_data=true")
     shutil.rmtree("/opt/auterity", ignore_errors=True)
     shutil.rmtree(CREDENTIALS, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def stack_existed():
+    """Whether this machine ran the stack before these tests (then it is left alone)."""
+    present = [name for name in STACK_CONTAINERS if docker("inspect", name).returncode == 0]
+    return bool(present) or CREDENTIALS.exists()
 
 
 def docker(*args):
@@ -71,14 +69,9 @@ def test_site_deploys_healthy_services_without_printing_a_secret(playbook):
     summary = re.search(r"SERVICE\s+ADDRESS\s+HEALTH\n(.*?)\n\n", run.output.replace("\\n", "\n"), re.S)
     assert summary, "site.yml ends with the summary table"
     rows = dict(line.split()[0:3:2] for line in summary.group(1).strip().splitlines())
-    assert rows == {
-        "vault": "healthy",
-        "kafka": "healthy",
-        # The inventory skips services whose image cannot be had, and says so.
-        "kafka-ui": "SKIPPED:",
-        "redis": "healthy",
-        "postgres": "healthy",
-    }
+    # Every service of the list has a row; the inventory skips services whose image cannot be
+    # had, and says so.
+    assert rows == {name: "SKIPPED:" if name in NO_IMAGE_HERE else "healthy" for name in SERVICES}
 
 
 def test_second_site_run_changes_nothing(playbook):
@@ -123,3 +116,41 @@ def test_an_unchanged_recipe_builds_nothing_and_a_changed_one_builds_a_new_tag(p
         assert again.changed() == 0
     finally:
         subprocess.run(["docker", "image", "rm", new_tag], capture_output=True, check=False)
+
+
+def test_verify_finds_every_service_healthy(playbook):
+    run = playbook("verify.yml")
+    assert run.rc == 0, run.output[-3000:]
+    for name in SERVICES:
+        expected = "not deployed (no image)" if name in NO_IMAGE_HERE else "healthy"
+        assert f"{name}: {expected}" in run.output
+
+
+def test_postgres_hands_the_application_database_credentials_to_vault():
+    keys = json.loads((CREDENTIALS / "vault_init.json").read_text())
+    request = urllib.request.Request(
+        "http://127.0.0.1:8200/v1/secret/data/auterity/database", headers={"X-Vault-Token": keys["root_token"]}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        data = json.loads(response.read())["data"]["data"]
+    assert data["username"] == "mlflow"
+    assert data["database"] == "mlflow"
+    assert data["host"] == "postgres"
+    assert data["password"] == (CREDENTIALS / "postgres_mlflow_password").read_text().strip()
+
+
+def test_destroy_keeps_data_unless_asked_and_then_removes_it(playbook, stack_existed):
+    if stack_existed:
+        pytest.skip("this machine ran the stack before the tests: its data is left alone")
+    volumes = ["redis_data", "postgres_data", "kafka_data"]
+    run = playbook("destroy.yml")
+    assert run.rc == 0, run.output[-3000:]
+    assert [name for name in STACK_CONTAINERS if docker("inspect", name).returncode == 0] == []
+    assert all(docker("volume", "inspect", name).returncode == 0 for name in volumes)
+    assert pathlib.Path("/opt/auterity/vault/data/raft").is_dir()
+
+    run = playbook("destroy.yml", "-e", "destroy_data=true")
+    assert run.rc == 0, run.output[-3000:]
+    assert [name for name in volumes if docker("volume", "inspect", name).returncode == 0] == []
+    assert not pathlib.Path("/opt/auterity/vault").exists()
+    assert CREDENTIALS.is_dir(), "the credentials directory is never deleted by destroy.yml"

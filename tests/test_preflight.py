@@ -13,6 +13,12 @@ import pytest
         ("docker_log_max_size=huge", "docker_log_max_size"),
         ("vault_key_threshold=9", "vault_key_threshold"),
         ("vault_distribution=consul", "vault_distribution"),
+        ("stack_publish_address=999.1.1.1", "stack_publish_address"),
+        ("redis_bind_address=999.1.1.1", "redis_bind_address"),
+        ("kafka_log_retention_hours=-5", "kafka_log_retention_hours"),
+        ("kafka_stack_topic_partitions=0", "kafka_stack_topic_partitions"),
+        ("redis_memory_limit=lots", "redis_memory_limit"),
+        ("postgres_port=0", "postgres_port"),
     ],
 )
 def test_bad_variable_fails_before_any_change(playbook, extra_var, named):
@@ -20,8 +26,15 @@ def test_bad_variable_fails_before_any_change(playbook, extra_var, named):
     assert run.rc != 0
     assert named in run.output
     assert run.changed() == 0
-    # The first play validates every role; no later play (which would change hosts) starts.
-    assert "PLAY [Docker Engine on every host]" not in run.output
+    # The first play validates every role; the play that changes hosts never starts.
+    assert "PLAY [Deploy]" not in run.output
+
+
+def test_two_services_publishing_one_port_fail_naming_both(playbook):
+    run = playbook("site.yml", "-e", "kafka_ui_port=6379")
+    assert run.rc != 0
+    assert "kafka_ui_port and redis_port are both 6379" in run.output
+    assert "PLAY [Deploy]" not in run.output
 
 
 def test_bad_application_database_entry_is_named(playbook):
@@ -29,3 +42,4 @@ def test_bad_application_database_entry_is_named(playbook):
     assert run.rc != 0
     assert "postgres_app_databases" in run.output
     assert run.changed() == 0
+    assert "PLAY [Deploy]" not in run.output

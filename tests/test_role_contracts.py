@@ -1,24 +1,30 @@
-"""Every role has one shape: its defaults and its argument specs describe the same variables,
-all prefixed with the role's name, so that a reader of either knows all of them."""
+"""Every role has one shape: its defaults, its argument specs and its README's variables table
+describe the same variables, all prefixed with the role's name, so that a reader of any of
+them knows all of them. Every service role is on the list of services, drives the shared
+service entry point with its dict, and has an inventory group."""
 
-import pathlib
+import re
 
 import pytest
 import yaml
+from project import ROOT, SERVICES
 
-ROLES = sorted(p.name for p in (pathlib.Path(__file__).resolve().parent.parent / "roles").iterdir())
-ROLES_DIR = pathlib.Path(__file__).resolve().parent.parent / "roles"
+ROLES_DIR = ROOT / "roles"
+ROLES = sorted(p.name for p in ROLES_DIR.iterdir())
+SERVICE_ROLES = [r for r in ROLES if r not in ("docker", "stack")]
 
 
 def load(role, relative):
     return yaml.safe_load((ROLES_DIR / role / relative).read_text()) or {}
 
 
+def main_options(role):
+    return load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_defaults_and_argument_specs_do_not_drift(role):
-    defaults = load(role, "defaults/main.yml")
-    options = load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    assert sorted(defaults) == sorted(options)
+    assert sorted(load(role, "defaults/main.yml")) == sorted(main_options(role))
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -30,17 +36,48 @@ def test_every_variable_is_prefixed_with_the_role_name(role):
 @pytest.mark.parametrize("role", ROLES)
 def test_literal_defaults_match_the_specs(role):
     defaults = load(role, "defaults/main.yml")
-    options = load(role, "meta/argument_specs.yml")["argument_specs"]["main"]["options"]
-    for name, spec in options.items():
+    for name, spec in main_options(role).items():
         if "default" in spec:
             assert spec["default"] == defaults[name], name
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if r not in ("docker", "stack")])
+@pytest.mark.parametrize("role", ROLES)
+def test_the_role_readme_tables_every_variable_and_no_other(role):
+    readme = (ROLES_DIR / role / "README.md").read_text()
+    tabled = re.findall(r"^\| `([a-z0-9_]+)` \|", readme, re.M)
+    assert len(tabled) == len(set(tabled)), "a variable is listed twice"
+    assert sorted(tabled) == sorted(main_options(role))
+
+
+def test_the_top_readme_links_every_role_readme():
+    readme = (ROOT / "README.md").read_text()
+    assert [role for role in ROLES if f"(roles/{role}/README.md)" not in readme] == []
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
 def test_service_roles_can_be_switched_off_and_validate_first(role):
-    defaults = load(role, "defaults/main.yml")
-    assert defaults[f"{role}_enabled"] is True
-    tasks = load(role, "tasks/main.yml")
-    assert tasks[0]["ansible.builtin.import_tasks"] == "preflight.yml"
+    assert load(role, "defaults/main.yml")[f"{role}_enabled"] is True
+    first = load(role, "tasks/main.yml")[0]
+    assert first["ansible.builtin.include_tasks"] == "preflight.yml"
     specs = load(role, "meta/argument_specs.yml")["argument_specs"]
     assert specs["preflight"] == specs["main"]
+
+
+@pytest.mark.parametrize("role", SERVICE_ROLES)
+def test_service_roles_are_listed_and_deployed_from_their_dict(role):
+    assert role in SERVICES
+    service = load(role, "vars/main.yml")[f"{role}_service"]
+    assert service["name"] == role
+    # The shared entry point is fed the dict, in the role's tasks (not spelt out again).
+    tasks = "\n".join(path.read_text() for path in (ROLES_DIR / role / "tasks").glob("*.yml"))
+    assert f'stack_service: "{{{{ {role}_service }}}}"' in tasks
+    assert "community.docker.docker_container:" not in tasks
+
+
+@pytest.mark.parametrize(
+    "inventory", ["inventory/local/hosts.yml", "inventory/multinode/hosts.yml", ".config/molecule/config.yml"]
+)
+def test_every_service_has_an_inventory_group(inventory):
+    text = yaml.safe_load((ROOT / inventory).read_text())
+    groups = set(text["platforms"][0]["groups"]) if "platforms" in text else set(text["all"]["children"])
+    assert [name for name in SERVICES if name not in groups] == []

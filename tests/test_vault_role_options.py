@@ -52,9 +52,11 @@ def test_dev_mode_warns_uses_the_given_token_and_seeds(playbook, isolated_vault)
     run = run_vault(playbook, extra)
     assert run.rc == 0, run.output[-3000:]
     assert "WARNING - vault_dev_mode is true" in run.output
-    status, body = api(extra["vault_port"], "/v1/secret/data/auterity/database", token="dev-token")
+    # Seeding wrote with the given token: the API keys the backend reads are generated.
+    status, body = api(extra["vault_port"], "/v1/secret/data/auterity/api-keys", token="dev-token")
     assert status == 200
-    assert body["data"]["data"]["username"] == "mlflow"
+    assert sorted(body["data"]["data"]) == ["anthropic", "github", "openai"]
+    assert all(len(value) == 48 for value in body["data"]["data"].values())
     again = run_vault(playbook, extra)
     assert again.changed() == 0
 

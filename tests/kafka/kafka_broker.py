@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import kafka_tls
+from project import run_playbook
 
 with warnings.catch_warnings():
     # kafka-python 3.0 reads its protocol schemas at import time through importlib.resources
@@ -37,7 +38,6 @@ with warnings.catch_warnings():
     from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-ANSIBLE_PLAYBOOK = str(pathlib.Path(sys.executable).with_name("ansible-playbook"))
 IMAGE_REPOSITORY = "auterity/kafka"
 NETWORK = "kafka-test-net"
 START_TIMEOUT = 120
@@ -97,17 +97,10 @@ def kafka_image():
         return os.environ["KAFKA_TEST_IMAGE"]
     image = newest_image()
     if image is None:
-        build = subprocess.run(
-            [ANSIBLE_PLAYBOOK, "playbooks/images.yml", "-e", '{"images_recipes": ["kafka"]}'],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
+        build = run_playbook("images.yml", "-e", '{"images_recipes": ["kafka"]}')
         image = newest_image()
         if image is None:
-            raise RuntimeError(f"playbooks/images.yml built no {IMAGE_REPOSITORY} image:\n{build.stdout[-3000:]}")
+            raise RuntimeError(f"playbooks/images.yml built no {IMAGE_REPOSITORY} image:\n{build.output[-3000:]}")
     return image
 
 

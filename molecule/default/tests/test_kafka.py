@@ -62,8 +62,8 @@ def test_messages_survive_a_container_restart(host):
 def test_kafka_ui_config_is_wired_to_the_cluster_behind_a_login(host):
     # No registry route to Kafka UI reaches these hosts, so the service is skipped; its
     # rendered configuration is still checked.
-    config_file = host.file("/opt/auterity/kafka-ui/config.yml")
-    assert host.file("/opt/auterity/kafka-ui").mode == 0o750
+    config_file = host.file("/opt/auterity/kafka_ui/config.yml")
+    assert host.file("/opt/auterity/kafka_ui").mode == 0o750
     config = yaml.safe_load(config_file.content_string)
     cluster = config["kafka"]["clusters"][0]
     assert cluster["bootstrapServers"] == "kafka:19092"
@@ -75,14 +75,14 @@ def test_kafka_ui_config_is_wired_to_the_cluster_behind_a_login(host):
     assert f'username="admin" password="{admin_password}";' in properties["sasl.jaas.config"]
     assert properties["ssl.truststore.location"] == "/etc/kafkaui/kafka-ca.crt"
     assert (
-        host.file("/opt/auterity/kafka-ui/kafka-ca.crt").content_string
+        host.file("/opt/auterity/kafka_ui/kafka-ca.crt").content_string
         == (CREDENTIALS / "kafka_tls/ca.crt").read_text()
     )
     assert config["auth"]["type"] == "LOGIN_FORM"
     user = config["spring"]["security"]["user"]
     assert user["name"] == "admin"
     assert user["password"] == (CREDENTIALS / "kafka_ui_admin_password").read_text().strip()
-    assert not host.run("docker inspect kafka-ui").succeeded
+    assert not host.run("docker inspect kafka_ui").succeeded
 
 
 def test_the_sasl_listener_takes_a_generated_scram_user_over_tls(host):
