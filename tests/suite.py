@@ -1,0 +1,81 @@
+"""make test: lint first, then the parts that share nothing but the Docker engine side by
+side, in lanes: pytest; the all-in-one and Vault scenarios (one after the other: both name
+their host "instance"); the three-node scenario. The images every part needs are built (or
+found built) once before the lanes start. Each part's output goes to .cache/test-logs/<part>.log
+and is printed when the part is done; the run ends with a table of every part's time and
+exits non-zero when any part failed."""
+
+import os
+import pathlib
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+LOGS = ROOT / ".cache" / "test-logs"
+# The venv's tools (this interpreter's directory) come first, as after `source .venv/bin/activate`.
+BIN = pathlib.Path(sys.executable).parent
+ENV = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", VIRTUAL_ENV=str(BIN.parent))
+# The parts call the tools directly, not make targets: those would each install the engine
+# again, side by side. make test has made sure of the engine once before.
+FIRST = [
+    ("lint", ["make", "--no-print-directory", "lint"]),
+    ("images", [str(BIN / "ansible-playbook"), "molecule/shared/harness.yml"]),
+]
+LANES = [
+    [("pytest", [str(BIN / "pytest")])],
+    [
+        ("molecule default", [str(BIN / "molecule"), "test", "-s", "default"]),
+        ("molecule vault", [str(BIN / "molecule"), "test", "-s", "vault"]),
+    ],
+    [("molecule multinode", [str(BIN / "molecule"), "test", "-s", "multinode"])],
+]
+results = {}
+print_lock = threading.Lock()
+
+
+def run_part(name, command):
+    log = LOGS / f"{name.replace(' ', '-')}.log"
+    started = time.monotonic()
+    with log.open("w") as output:
+        done = subprocess.run(command, cwd=ROOT, env=ENV, stdout=output, stderr=subprocess.STDOUT, check=False)
+    code = done.returncode
+    results[name] = (code, time.monotonic() - started)
+    with print_lock:
+        print(f"\n===== {name}: {'passed' if code == 0 else 'FAILED'} in {results[name][1]:.0f} s ({log}) =====")
+        print(log.read_text(), flush=True)
+    return code
+
+
+def run_lane(parts):
+    for name, command in parts:
+        if run_part(name, command) != 0:
+            return
+
+
+def main():
+    LOGS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    for name, command in FIRST:
+        if run_part(name, command) != 0:
+            return report(started)
+    threads = [threading.Thread(target=run_lane, args=(lane,)) for lane in LANES]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return report(started)
+
+
+def report(started):
+    print(f"\nmake test took {time.monotonic() - started:.0f} s (lanes run side by side):")
+    for name, (code, elapsed) in results.items():
+        print(f"  {name:<20} {elapsed:6.0f} s  {'passed' if code == 0 else 'FAILED'}")
+    expected = len(FIRST) + sum(len(lane) for lane in LANES)
+    failed = any(code != 0 for code, _ in results.values()) or len(results) < expected
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
