@@ -199,13 +199,14 @@ unchanged:
   sample: []
 """
 
-from ansible.module_utils.kafka_topic_cluster import (
+from ansible.module_utils.kafka_cluster import (
     CONNECTION_OPTIONS,
     Cluster,
     KafkaError,
     run_module,
 )
-from ansible.module_utils.kafka_topic_plan import TopicError, diff, parse_topics, plan_topic, summary
+from ansible.module_utils.kafka_errors import KafkaModuleError
+from ansible.module_utils.kafka_topic_plan import diff, parse_topics, plan_topic, summary
 
 TOPIC_OPTIONS = {
     "name": {"type": "str", "required": True},
@@ -240,10 +241,10 @@ def plan_all(cluster, desired, params):
                     allow_replication_factor_change=params["allow_replication_factor_change"],
                 )
             )
-        except TopicError as error:
+        except KafkaModuleError as error:
             problems += error.problems
     if problems:
-        raise TopicError(problems)
+        raise KafkaModuleError(problems)
     return plans
 
 
@@ -251,7 +252,7 @@ def reconcile(module):
     params = module.params
     desired = parse_topics(params["topics"])
     if params["timeout"] < 1 or params["reassignment_timeout"] < 1:
-        raise TopicError("timeout and reassignment_timeout must be at least 1 second")
+        raise KafkaModuleError("timeout and reassignment_timeout must be at least 1 second")
     cluster = Cluster.connect(params["bootstrap_servers"], params, params["timeout"], params["reassignment_timeout"])
     try:
         plans = plan_all(cluster, desired, params)
@@ -260,8 +261,8 @@ def reconcile(module):
         if changed and not module.check_mode:
             try:
                 cluster.apply(plans)
-            except (TopicError, KafkaError) as error:
-                raise TopicError(
+            except (KafkaModuleError, KafkaError) as error:
+                raise KafkaModuleError(
                     f"changing the topics failed part way (the changes before it stay; a re-run converges): {error}",
                     changed=True,
                 ) from error

@@ -90,14 +90,12 @@ users:
 
 import contextlib
 
-from ansible.module_utils.kafka_topic_cluster import (
+from ansible.module_utils.kafka_cluster import (
     CONNECTION_OPTIONS,
     Cluster,
     run_module,
 )
-
-# The Kafka modules share one error type: problems (a list), and whether anything changed.
-from ansible.module_utils.kafka_topic_plan import TopicError as KafkaModuleError
+from ansible.module_utils.kafka_errors import KafkaModuleError
 
 with contextlib.suppress(ImportError):  # reported through KAFKA_IMPORT_ERROR
     from kafka.admin import ScramMechanism, UserScramCredentialDeletion, UserScramCredentialUpsertion

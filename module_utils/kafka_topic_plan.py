@@ -11,6 +11,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from ansible.module_utils.kafka_errors import KafkaModuleError
+
 INTERNAL_PREFIX = "__"
 # Kafka's own rule for topic names (org.apache.kafka.common.internals.Topic).
 LEGAL_NAME = re.compile(r"^[a-zA-Z0-9._-]{1,249}$")
@@ -20,15 +22,6 @@ UPDATED = "updated"
 DELETED = "deleted"
 UNCHANGED = "unchanged"
 ACTIONS = (CREATED, UPDATED, DELETED, UNCHANGED)
-
-
-class TopicError(Exception):
-    """One or more problems that stop the task; each names the topic it concerns."""
-
-    def __init__(self, problems, changed=False):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
-        self.changed = changed
-        super().__init__("; ".join(self.problems))
 
 
 @dataclass
@@ -148,12 +141,12 @@ def parse_topics(items):
             )
         )
     if problems:
-        raise TopicError(problems)
+        raise KafkaModuleError(problems)
     return topics
 
 
 def plan_topic(desired, current, brokers, purge_unlisted_config=False, allow_replication_factor_change=False):
-    """The plan for one topic; raises TopicError naming the topic when the request cannot be met."""
+    """The plan for one topic; raises KafkaModuleError naming the topic when the request cannot be met."""
     if desired.state == "absent":
         if current is None:
             return TopicPlan(desired.name, UNCHANGED, None, None)
@@ -216,7 +209,7 @@ def _plan_update(desired, current, brokers, purge, allow_rf_change):
             after["replication_factor"] = wanted_rf
 
     if problems:
-        raise TopicError(problems)
+        raise KafkaModuleError(problems)
 
     plan.config_set = {key: value for key, value in desired.config.items() if current.config.get(key) != value}
     if purge:

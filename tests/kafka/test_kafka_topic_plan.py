@@ -10,10 +10,10 @@ from module_runner import ROOT
 # The module imports its helpers as ansible.module_utils.*, as it does once Ansible ships it.
 ansible.module_utils.__path__.append(str(ROOT / "module_utils"))
 
+from ansible.module_utils.kafka_errors import KafkaModuleError  # noqa: E402
 from ansible.module_utils.kafka_topic_plan import (  # noqa: E402
     CurrentTopic,
     DesiredTopic,
-    TopicError,
     parse_topics,
     plan_topic,
     spread_replicas,
@@ -52,7 +52,7 @@ def test_unchanged_partitions_are_left_out():
 
 def test_plan_collects_every_problem_of_a_topic():
     current = CurrentTopic("t", {0: [1], 1: [2], 2: [3]}, {})
-    with pytest.raises(TopicError) as raised:
+    with pytest.raises(KafkaModuleError) as raised:
         plan_topic(DesiredTopic("t", partitions=2, replication_factor=2), current, BROKERS)
     assert len(raised.value.problems) == 2
     assert all(problem.startswith("topic t: ") for problem in raised.value.problems)
@@ -70,7 +70,7 @@ def test_plan_collects_every_problem_of_a_topic():
     ],
 )
 def test_requests_refused_before_asking_the_cluster(topics, problem):
-    with pytest.raises(TopicError, match=problem):
+    with pytest.raises(KafkaModuleError, match=problem):
         parse_topics(topics)
 
 

@@ -1,4 +1,5 @@
-"""The kafka_topic module's conversation with a Kafka cluster, through kafka-python's admin client.
+"""The Kafka modules' conversation with a Kafka cluster (kafka_topic, kafka_user), through
+kafka-python's admin client: connection options, TLS and SASL settings, one run_module().
 
 Every request is batched: one request per kind of operation for all the topics of the task. The
 broker validates creations, partition increases and config changes in validate-only mode first
@@ -14,7 +15,8 @@ import time
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.kafka_topic_plan import CurrentTopic, TopicError
+from ansible.module_utils.kafka_errors import KafkaModuleError
+from ansible.module_utils.kafka_topic_plan import CurrentTopic
 
 try:
     import kafka.errors as kafka_errors
@@ -78,7 +80,7 @@ def run_module(argument_spec, reconcile):
         module.fail_json(msg=missing_required_lib("kafka-python"), exception=KAFKA_IMPORT_ERROR)
     try:
         module.exit_json(**reconcile(module))
-    except TopicError as error:
+    except KafkaModuleError as error:
         module.fail_json(msg=str(error), errors=error.problems, changed=error.changed)
     except KafkaError as error:
         module.fail_json(msg=f"Kafka request failed: {error}")
@@ -187,14 +189,14 @@ class Cluster:
         try:
             settings = client_options(options)
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-            raise TopicError(f"the TLS settings cannot be used: {error}") from error
+            raise KafkaModuleError(f"the TLS settings cannot be used: {error}") from error
         where = ", ".join(servers)
         deadline = time.monotonic() + timeout
         last_problem = "no answer"
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise TopicError(f"cannot reach the Kafka cluster at {where} within {timeout} s: {last_problem}")
+                raise KafkaModuleError(f"cannot reach the Kafka cluster at {where} within {timeout} s: {last_problem}")
             with ConnectionProblems() as problems:
                 try:
                     admin = KafkaAdminClient(
@@ -207,7 +209,7 @@ class Cluster:
                     )
                 except KafkaError as error:
                     if problems.fatal or not getattr(error, "retriable", False):
-                        raise TopicError(
+                        raise KafkaModuleError(
                             f"cannot connect to the Kafka cluster at {where}: {problems.fatal or error}"
                         ) from error
                     last_problem = problems.last or str(error)
@@ -250,7 +252,7 @@ class Cluster:
             if error is kafka_errors.UnknownTopicOrPartitionError:
                 continue
             if error is not kafka_errors.NoError:
-                raise TopicError(f"topic {topic['name']}: cannot describe it: {error.__name__}")
+                raise KafkaModuleError(f"topic {topic['name']}: cannot describe it: {error.__name__}")
             assignment = {part["partition_index"]: list(part["replica_nodes"]) for part in topic["partitions"]}
             existing[topic["name"]] = CurrentTopic(topic["name"], assignment, {})
         if existing:
@@ -301,7 +303,7 @@ class Cluster:
         if reassigned:
             problems += self._reassignments_in_progress(reassigned)
         if problems:
-            raise TopicError(problems)
+            raise KafkaModuleError(problems)
 
     def _reassignments_in_progress(self, names):
         # All of the cluster's reassignments: an empty partition list would ask for none.
@@ -374,7 +376,7 @@ class Cluster:
             if error is not None
         )
         if failed:
-            raise TopicError(failed)
+            raise KafkaModuleError(failed)
         self._wait_for_reassignments(reassignments)
 
     def _wait_for_reassignments(self, reassignments):
@@ -389,7 +391,7 @@ class Cluster:
                 return
             if time.monotonic() >= deadline:
                 names = ", ".join(sorted({f"{p.topic}/{p.partition}" for p in ongoing}))
-                raise TopicError(
+                raise KafkaModuleError(
                     f"replica reassignment still running after {self.reassignment_timeout} s for {names}; "
                     "it goes on in the cluster, re-run the task when it ends",
                     changed=True,
@@ -426,4 +428,4 @@ def _raise_topic_problems(results):
 
 def _raise_problems(problems):
     if problems:
-        raise TopicError(problems, changed=True)
+        raise KafkaModuleError(problems, changed=True)
