@@ -148,9 +148,12 @@ def test_destroy_keeps_data_unless_asked_and_then_removes_it(playbook, stack_exi
     assert [name for name in STACK_CONTAINERS if docker("inspect", name).returncode == 0] == []
     assert all(docker("volume", "inspect", name).returncode == 0 for name in volumes)
     assert pathlib.Path("/opt/auterity/vault/data/raft").is_dir()
+    assert pathlib.Path("/opt/auterity/backend/vault-approle.env").is_file()
 
     run = playbook("destroy.yml", "-e", "destroy_data=true")
     assert run.rc == 0, run.output[-3000:]
     assert [name for name in volumes if docker("volume", "inspect", name).returncode == 0] == []
     assert not pathlib.Path("/opt/auterity/vault").exists()
+    # The backend's AppRole credentials belonged to that Vault: a new one writes new ones.
+    assert not pathlib.Path("/opt/auterity/backend/vault-approle.env").exists()
     assert CREDENTIALS.is_dir(), "the credentials directory is never deleted by destroy.yml"
