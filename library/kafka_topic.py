@@ -118,7 +118,7 @@ EXAMPLES = r"""
 
 - name: Exactly these overrides, nothing else
   kafka_topic:
-    bootstrap_servers: ["kafka-1:9092"]
+    bootstrap_servers: ["kafka-1:9094"]
     purge_unlisted_config: true
     topics:
       - name: workflow-events
@@ -126,7 +126,7 @@ EXAMPLES = r"""
 
 - name: Go from one replica to three
   kafka_topic:
-    bootstrap_servers: ["kafka-1:9092"]
+    bootstrap_servers: ["kafka-1:9094"]
     allow_replication_factor_change: true
     reassignment_timeout: 1800
     topics:
@@ -135,14 +135,14 @@ EXAMPLES = r"""
 
 - name: Remove an old topic
   kafka_topic:
-    bootstrap_servers: ["kafka-1:9092"]
+    bootstrap_servers: ["kafka-1:9094"]
     topics:
       - name: legacy-events
         state: absent
 
 - name: Over SASL_SSL with SCRAM
   kafka_topic:
-    bootstrap_servers: ["kafka-1:9093"]
+    bootstrap_servers: ["kafka-1:9094"]
     security_protocol: SASL_SSL
     sasl_mechanism: SCRAM-SHA-512
     sasl_username: admin
