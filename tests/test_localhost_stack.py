@@ -8,41 +8,15 @@ import subprocess
 import urllib.request
 
 import pytest
-from project import ROOT, SERVICES, role_default, run_playbook
+from localhost import CREDENTIALS, NO_IMAGE_HERE, STACK_CONTAINERS, docker
+from project import ROOT, SERVICES
 
-CREDENTIALS = ROOT / "inventory/local/credentials"
-# The services' containers, as the roles name them.
-STACK_CONTAINERS = [role_default(name, f"{name}_container_name") for name in SERVICES]
-# Without a container registry, these have no image here; the inventory skips them.
-NO_IMAGE_HERE = {"kafka_ui"}
+# The stack these tests bring up is removed after the last test of the run (conftest.py).
+pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
 
 # Kept with the credentials so that it survives, but an identifier, not a secret: it is in
 # every broker's storage and environment.
 NOT_SECRET = {"kafka_cluster_id"}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def machine_left_as_found(stack_existed):
-    """A stack these tests bring up is removed afterwards, data and credentials included, so that
-    a later checkout (with its own new credentials) starts from a clean machine. A stack that
-    was there before is left alone."""
-    yield
-    if stack_existed:
-        return
-    run_playbook("destroy.yml", "-e", "destroy_data=true")
-    shutil.rmtree("/opt/auterity", ignore_errors=True)
-    shutil.rmtree(CREDENTIALS, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def stack_existed():
-    """Whether this machine ran the stack before these tests (then it is left alone)."""
-    present = [name for name in STACK_CONTAINERS if docker("inspect", name).returncode == 0]
-    return bool(present) or CREDENTIALS.exists()
-
-
-def docker(*args):
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
 
 
 def all_secrets(credentials):
@@ -66,9 +40,11 @@ def test_site_deploys_healthy_services_without_printing_a_secret(playbook):
     assert len(secrets) >= 8
     for value in secrets:
         assert value not in run.output
-    summary = re.search(r"SERVICE\s+ADDRESS\s+HEALTH\n(.*?)\n\n", run.output.replace("\\n", "\n"), re.S)
+    summary = re.search(r"\n([ \t]*SERVICE\s+ADDRESS\s+)HEALTH\n(.*?)\n\n", run.output.replace("\\n", "\n"), re.S)
     assert summary, "site.yml ends with the summary table"
-    rows = dict(line.split()[0:3:2] for line in summary.group(1).strip().splitlines())
+    # The health column starts where its header does (addresses may hold spaces).
+    health_at = len(summary.group(1))
+    rows = {line.split()[0]: line[health_at:].split()[0] for line in summary.group(2).strip().splitlines()}
     # Every service of the list has a row; the inventory skips services whose image cannot be
     # had, and says so.
     assert rows == {name: "SKIPPED:" if name in NO_IMAGE_HERE else "healthy" for name in SERVICES}
@@ -139,6 +115,7 @@ def test_postgres_hands_the_application_database_credentials_to_vault():
     assert data["password"] == (CREDENTIALS / "postgres_mlflow_password").read_text().strip()
 
 
+@pytest.mark.destroys_the_stack
 def test_destroy_keeps_data_unless_asked_and_then_removes_it(playbook, stack_existed):
     if stack_existed:
         pytest.skip("this machine ran the stack before the tests: its data is left alone")

@@ -1,0 +1,169 @@
+"""Grafana's provisioned dashboards as the tests read them, and the observability roles'
+templates rendered the way a deployment renders them.
+
+dashboard_files() and panel_queries() also serve to run every panel's expression against a
+real Prometheus or Loki: panel_queries() substitutes each dashboard's constants (the metric
+names that are kept in one place per dashboard), so its expressions are the queries Grafana
+sends.
+"""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DASHBOARDS_DIR = ROOT / "roles/grafana/files/dashboards"
+ANSIBLE_PLAYBOOK = str(pathlib.Path(sys.executable).with_name("ansible-playbook"))
+
+# What the other backends publish (stack_clients[<name>]), as the wiring contract has it.
+PUBLISHED = {
+    "prometheus": {
+        "host": "prometheus",
+        "port": 9090,
+        "url": "http://prometheus:9090",
+        "username": "admin",
+        "password_secret": "prometheus_admin_password",
+    },
+    "alertmanager": {
+        "host": "alertmanager",
+        "port": 9093,
+        "url": "http://alertmanager:9093",
+        "username": "admin",
+        "password_secret": "alertmanager_admin_password",
+    },
+    "jaeger": {"host": "jaeger", "query_port": 16686, "url": "http://jaeger:16686"},
+}
+
+
+def dashboard_files():
+    """The role's dashboard files, sorted."""
+    return sorted(DASHBOARDS_DIR.glob("*.json"))
+
+
+def load(dashboard):
+    """A dashboard as a dict, from a path or a dict."""
+    if isinstance(dashboard, dict):
+        return dashboard
+    return json.loads(pathlib.Path(dashboard).read_text())
+
+
+def constants(dashboard):
+    """The dashboard's constant variables, name: value."""
+    variables = load(dashboard).get("templating", {}).get("list", [])
+    return {v["name"]: v["query"] for v in variables if v.get("type") == "constant"}
+
+
+def panels(dashboard):
+    """Every panel, rows and the panels inside collapsed rows included."""
+
+    def walk(items):
+        for item in items:
+            yield item
+            yield from walk(item.get("panels", []))
+
+    return list(walk(load(dashboard).get("panels", [])))
+
+
+def substitute(expr, values):
+    """expr with $name and ${name} of the given variables replaced by their values."""
+
+    def replace(match):
+        name = match.group(1) or match.group(2)
+        return values.get(name, match.group(0))
+
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", replace, expr)
+
+
+def panel_queries(dashboard):
+    """(dashboard title, panel title, datasource uid, expr) for every target of every panel,
+    nested rows included; a target without a datasource of its own uses its panel's."""
+    board = load(dashboard)
+    values = constants(board)
+    queries = []
+    for panel in panels(board):
+        for target in panel.get("targets", []):
+            datasource = target.get("datasource") or panel.get("datasource") or {}
+            uid = datasource.get("uid") if isinstance(datasource, dict) else datasource
+            queries.append((board["title"], panel.get("title", ""), uid, substitute(target.get("expr", ""), values)))
+    return queries
+
+
+def render(workdir, *, extra_vars=None, published=None, host_vars=None, remote=None, renders=()):
+    """Run the stack, loki and grafana preflights as site.yml does, on localhost standing in
+    for every backend's host (published: its stack_clients; host_vars: more, such as
+    stack_service_images), generate the secrets Grafana lists into workdir/credentials, and
+    render each (role, template) of `renders` into workdir/out/<template>, with the grafana
+    and loki dicts and stack_clients in workdir/out/dicts.json.
+
+    Returns (completed ansible-playbook process, credentials dir, out dir)."""
+    workdir = pathlib.Path(workdir)
+    out = workdir / "out"
+    credentials = workdir / "credentials"
+    host = {
+        "ansible_connection": "local",
+        "ansible_python_interpreter": sys.executable,
+        "stack_clients": PUBLISHED if published is None else published,
+        **(host_vars or {}),
+    }
+    hosts = {"localhost": host}
+    children = {
+        group: {"hosts": {"localhost": None}} for group in ("prometheus", "alertmanager", "jaeger", "loki", "grafana")
+    }
+    for name, settings in (remote or {}).items():
+        hosts[name] = {key: value for key, value in settings.items() if key != "groups"}
+        for group in settings["groups"]:
+            children[group] = {"hosts": {name: None}}
+    inventory = {"all": {"hosts": hosts, "children": children}}
+    play = {
+        "name": "Render the observability roles' configuration",
+        "hosts": "localhost",
+        "gather_facts": False,
+        "vars": {"stack_credentials_dir": str(credentials), "stack_base_dir": str(workdir / "opt"), "out": str(out)},
+        "tasks": [
+            {"ansible.builtin.include_role": {"name": role, "tasks_from": "preflight", "public": True}}
+            for role in ("stack", "loki", "grafana")
+        ]
+        + [
+            {"ansible.builtin.file": {"path": "{{ out }}", "state": "directory", "mode": "0700"}},
+            {
+                "ansible.builtin.include_role": {"name": "stack", "tasks_from": "secrets"},
+                "vars": {"stack_secret_names": "{{ grafana_service.secrets }}"},
+            },
+            {
+                "ansible.builtin.template": {"src": "{{ item.0 }}", "dest": "{{ out }}/{{ item.1 }}", "mode": "0600"},
+                "loop": [[str(ROOT / "roles" / role / "templates" / f"{name}.j2"), name] for role, name in renders],
+            },
+            {
+                "ansible.builtin.copy": {
+                    "content": "{{ {'grafana': grafana_service, 'loki': loki_service, 'clients': stack_clients}"
+                    " | to_json }}",
+                    "dest": "{{ out }}/dicts.json",
+                    "mode": "0600",
+                },
+                # Outside a role: where the grafana role's dict looks for its dashboards.
+                "vars": {"role_path": str(ROOT / "roles/grafana")},
+            },
+        ],
+    }
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    (workdir / "play.yml").write_text(json.dumps([play], indent=2))
+    command = [ANSIBLE_PLAYBOOK, "-i", str(workdir / "hosts.yml"), str(workdir / "play.yml")]
+    for name, value in (extra_vars or {}).items():
+        command += ["-e", json.dumps({name: value})]
+    env = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCALHOST_WARNING": "0"}
+    completed = subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    return completed, credentials, out
