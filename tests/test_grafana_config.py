@@ -44,7 +44,8 @@ def full(tmp_path_factory):
 def partial(tmp_path_factory):
     """Prometheus on another host, Alertmanager published nothing, Jaeger was skipped for
     want of an image, Loki is switched off."""
-    elsewhere = {"prometheus": {**PUBLISHED["prometheus"], "address": "0.0.0.0"}}
+    # Bound to every interface there: the stack's check publishes that host's address.
+    elsewhere = {"prometheus": {**PUBLISHED["prometheus"], "address": "0.0.0.0", "reach_address": "192.0.2.12"}}
     return rendered(
         tmp_path_factory.mktemp("grafana-partial"),
         published={"jaeger": PUBLISHED["jaeger"]},

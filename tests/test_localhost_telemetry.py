@@ -8,6 +8,7 @@ that the gateway acknowledged.
 test_localhost_stack.py deploys the stack first (same pytest run); these tests re-deploy
 single services with changed settings and put the inventory's settings back afterwards."""
 
+import gzip
 import http.server
 import json
 import re
@@ -17,6 +18,7 @@ import uuid
 
 import pytest
 from dashboards import dashboard_files, panel_queries
+from kafka import KafkaProducer
 from localhost import docker, get_json, prometheus
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -58,8 +60,10 @@ class Sink:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - the http.server interface
-                length = int(self.headers.get("Content-Length", 0))
-                bodies.append((self.path, json.loads(self.rfile.read(length) or b"{}")))
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                bodies.append((self.path, json.loads(body or b"{}")))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()
@@ -228,6 +232,18 @@ def expand(expr):
 
 
 def test_every_dashboard_panel_shows_data_from_the_real_prometheus():
+    # Traffic, as the platform makes it: an event on each of the stack's topics (Kafka's
+    # per-topic series start with a topic's first message).
+    producer = KafkaProducer(bootstrap_servers="127.0.0.1:9092")
+    for topic in ("workflow-events", "error-events", "audit-events"):
+        producer.send(topic, b'{"event": "dashboard.check"}')
+    producer.flush(timeout=30)
+    producer.close()
+    # And a trace through the gateway (its span counters, the span metrics).
+    provider = tracer_provider(OTLPSpanExporter(endpoint=f"{GATEWAY}/v1/traces"))
+    with provider.get_tracer("telemetry-test").start_as_current_span("dashboard-check"):
+        pass
+    provider.shutdown()
     queries = [query for path in dashboard_files() for query in panel_queries(json.loads(path.read_text()))]
     prometheus_queries = [q for q in queries if q[2] == "prometheus"]
     assert prometheus_queries, "the dashboards query Prometheus"

@@ -4,6 +4,7 @@ among them), and a log line written on each node arrives with that node's host.n
 that the scenario's extra-exporter option adds and these tests run on this machine."""
 
 import base64
+import gzip
 import http.server
 import json
 import os
@@ -82,7 +83,11 @@ def sink():
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 - the http.server interface
-            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            # The exporter compresses with gzip unless told otherwise.
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            body = json.loads(body or b"{}")
             for resource_logs in body.get("resourceLogs", []):
                 attributes = {a["key"]: a["value"].get("stringValue") for a in resource_logs["resource"]["attributes"]}
                 for scope in resource_logs.get("scopeLogs", []):
