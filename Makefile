@@ -70,6 +70,7 @@ bench: engine
 	$(BIN)/python tests/benchmarks/bench_vault_seed.py
 	$(BIN)/python tests/benchmarks/bench_kafka_topic.py
 	$(BIN)/python tests/benchmarks/bench_noop_run.py
+	$(BIN)/python tests/benchmarks/bench_footprint.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -339,7 +339,7 @@ class CountingExporter(OTLPSpanExporter):
         return result
 
 
-def test_a_jaeger_outage_loses_no_span_the_gateway_acknowledged():
+def test_a_jaeger_outage_loses_no_span_the_gateway_acknowledged(capsys):
     exporter = CountingExporter(endpoint=f"{GATEWAY}/v1/traces", timeout=5)
     provider = tracer_provider(exporter)
     tracer = provider.get_tracer("telemetry-outage")
@@ -369,5 +369,6 @@ def test_a_jaeger_outage_loses_no_span_the_gateway_acknowledged():
 
     wait_for(lambda: not missing(), timeout=180, interval=10)
     lost = missing()
-    print(f"\nJaeger down 30 s: {len(sent)} spans acknowledged, {exporter.refused} refused, {len(lost)} lost")
+    with capsys.disabled():  # the numbers belong in the test log
+        print(f"\nJaeger down 30 s: {len(sent)} spans acknowledged, {exporter.refused} refused, {len(lost)} lost")
     assert not lost, f"{len(lost)} of {len(sent)} acknowledged spans never reached Jaeger"

@@ -31,7 +31,9 @@ def node(name):
 
 
 def address(name):
-    return node(name).check_output("hostname -I").split()[0]
+    """The node's address on the scenario network (its default route's, as Ansible's facts
+    give it): hostname -I may list the node's own Docker bridge first."""
+    return node(name).check_output("ip -4 route get 1.1.1.1 | sed -n 's/.* src \\([0-9.]*\\).*/\\1/p'").strip()
 
 
 def prometheus(path, **params):
