@@ -4,6 +4,7 @@ its tests reach it: published ports on 127.0.0.1, secrets in inventory/local/cre
 import base64
 import json
 import subprocess
+import time
 import urllib.parse
 import urllib.request
 
@@ -38,3 +39,13 @@ def prometheus(path, **params):
     """Prometheus's HTTP API on its published port, with its login."""
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
     return get_json(f"http://127.0.0.1:9090/api/v1/{path}{query}", "admin", "prometheus_admin_password")["data"]
+
+
+def wait_for(probe, timeout, interval=2.0):
+    """probe() until it returns something truthy; its last answer otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)

@@ -19,7 +19,7 @@ import uuid
 import pytest
 from dashboards import dashboard_files, panel_queries
 from kafka import KafkaProducer
-from localhost import docker, get_json, prometheus
+from localhost import docker, get_json, prometheus, wait_for
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -33,16 +33,6 @@ pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
 
 GATEWAY = "http://127.0.0.1:4318"
 JAEGER = "http://127.0.0.1:16686"
-
-
-def wait_for(probe, timeout, interval=2.0):
-    """probe() until it returns something truthy; its last answer otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)
 
 
 def stack_network_gateway():

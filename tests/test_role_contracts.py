@@ -11,7 +11,10 @@ from project import ROOT, SERVICES
 
 ROLES_DIR = ROOT / "roles"
 ROLES = sorted(p.name for p in ROLES_DIR.iterdir())
-SERVICE_ROLES = [r for r in ROLES if r not in ("docker", "stack")]
+# Roles that deploy no service of their own: the engine, the shared entry points, and the
+# settings that the Celery application's three services share.
+SHARED_ROLES = ("docker", "stack", "celery_app")
+SERVICE_ROLES = [r for r in ROLES if r not in SHARED_ROLES]
 
 
 def load(role, relative):

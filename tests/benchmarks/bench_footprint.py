@@ -1,6 +1,6 @@
 """The idle footprint of the all-in-one stack (inventory/local): the resident memory (RSS) of
 every process of every stack container, per service and in total, after the stack has been up
-and idle for a while. Goal: 3 GiB or less in total. Deploys the stack first when it is not up
+and idle for a while. Goal: 4 GiB or less in total. Deploys the stack first when it is not up
 (not measured), then waits IDLE_SECONDS so that start-up peaks are over."""
 
 import pathlib
@@ -12,7 +12,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from project import run_playbook  # noqa: E402
 
-GOAL_BYTES = 3 * 1024**3
+GOAL_BYTES = 4 * 1024**3
 IDLE_SECONDS = 120
 
 

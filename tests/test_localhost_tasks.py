@@ -1,0 +1,188 @@
+"""The task queue on the all-in-one stack, through a Celery client as an application uses it:
+workflows run on the deployed worker, their events come back from Kafka, beat's heartbeat
+reaches the audit topic, a worker killed in the middle of a step finishes the workflow after
+its restart, Flower counts the tasks, and a workflow is one trace in Jaeger.
+
+test_localhost_stack.py deploys the stack first (same pytest run); a test that re-deploys the
+worker with changed settings puts the inventory's settings back afterwards."""
+
+import base64
+import datetime
+import json
+import time
+import urllib.parse
+import urllib.request
+import uuid
+
+import pytest
+from celery import Celery
+from kafka import KafkaConsumer
+from localhost import docker, get_json, secret, wait_for
+from project import role_default, run_playbook
+
+pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
+
+KAFKA = "127.0.0.1:9092"
+FLOWER = "http://127.0.0.1:5555"
+JAEGER = "http://127.0.0.1:16686"
+HEARTBEAT_SECONDS = role_default("celery_beat", "celery_beat_heartbeat_seconds")
+
+
+@pytest.fixture(scope="module")
+def queue():
+    """A client of the deployed queue: Redis's published port, with its generated password."""
+    redis = f"redis://:{urllib.parse.quote(secret('redis_password'), safe='')}@127.0.0.1:6379"
+    app = Celery("tests", broker=f"{redis}/0", backend=f"{redis}/1")
+    app.conf.broker_connection_retry_on_startup = True
+    yield app
+    app.close()
+
+
+def events(topic, key=None, since=None, until=lambda found: False, timeout=60):
+    """JSON events of a topic (keyed by key, or newer than since), read from the start until
+    until(found) holds or the timeout passes."""
+    consumer = KafkaConsumer(
+        topic, bootstrap_servers=KAFKA, auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000
+    )
+    found = []
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline and not until(found):
+            for message in consumer:
+                if key is not None and message.key != key.encode():
+                    continue
+                event = json.loads(message.value)
+                if since is not None and datetime.datetime.fromisoformat(event["ts"]) < since:
+                    continue
+                found.append(event)
+    finally:
+        consumer.close()
+    return found
+
+
+def workflow_done(found):
+    return any(event["event"] in ("workflow.completed", "workflow.failed") for event in found)
+
+
+def run_workflow(queue, steps, timeout=120):
+    workflow_id = f"wf-{uuid.uuid4().hex[:12]}"
+    result = queue.send_task("auterity.run_workflow", args=[workflow_id, steps])
+    return workflow_id, result.get(timeout=timeout)
+
+
+def test_ping_answers_pong(queue):
+    assert queue.send_task("auterity.ping").get(timeout=60) == "pong"
+
+
+def test_a_three_step_workflow_completes_and_its_events_come_back_in_order(queue):
+    steps = [
+        {"name": "extract", "action": "echo", "seconds": 0},
+        {"name": "transform", "action": "sleep", "seconds": 1},
+        {"name": "load", "action": "echo", "seconds": 0},
+    ]
+    workflow_id, result = run_workflow(queue, steps)
+    assert result == {"workflow_id": workflow_id, "status": "completed", "steps": 3}
+    found = events("workflow-events", key=workflow_id, until=workflow_done)
+    assert [(event["event"], event.get("step")) for event in found] == [
+        ("workflow.started", None),
+        ("step.completed", "extract"),
+        ("step.completed", "transform"),
+        ("step.completed", "load"),
+        ("workflow.completed", None),
+    ]
+    assert all(event["workflow_id"] == workflow_id and event["ts"] for event in found)
+
+
+def test_a_failing_step_reaches_the_error_topic(queue):
+    steps = [
+        {"name": "fetch", "action": "echo", "seconds": 0},
+        {"name": "explode", "action": "fail", "seconds": 0},
+        {"name": "never", "action": "echo", "seconds": 0},
+    ]
+    workflow_id, result = run_workflow(queue, steps)
+    assert result["status"] == "failed"
+    errors = events("error-events", key=workflow_id, until=lambda found: found)
+    assert [(event["event"], event["step"]) for event in errors] == [("step.failed", "explode")]
+    found = events("workflow-events", key=workflow_id, until=workflow_done)
+    assert [event["event"] for event in found] == ["workflow.started", "step.completed", "workflow.failed"]
+
+
+def test_a_heartbeat_reaches_the_audit_topic_within_two_intervals():
+    since = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=2 * HEARTBEAT_SECONDS)
+    found = events(
+        "audit-events",
+        since=since,
+        until=lambda found: any(event["event"] == "beat.heartbeat" for event in found),
+        timeout=2 * HEARTBEAT_SECONDS + 10,
+    )
+    assert any(event["event"] == "beat.heartbeat" for event in found), found
+
+
+def test_a_worker_killed_during_a_step_finishes_the_workflow_after_its_restart(queue):
+    # The unacknowledged step goes back to the queue once the visibility timeout has passed:
+    # shortened here, still longer than the step.
+    short = run_playbook("celery_worker.yml", "-e", "celery_app_visibility_timeout=40")
+    try:
+        assert short.rc == 0, short.output[-3000:]
+        steps = [
+            {"name": "before", "action": "echo", "seconds": 0},
+            {"name": "long", "action": "sleep", "seconds": 15},
+            {"name": "after", "action": "echo", "seconds": 0},
+        ]
+        workflow_id = f"wf-{uuid.uuid4().hex[:12]}"
+        result = queue.send_task("auterity.run_workflow", args=[workflow_id, steps])
+        first = events("workflow-events", key=workflow_id, until=lambda found: len(found) >= 2)
+        assert [event["event"] for event in first] == ["workflow.started", "step.completed"]
+        time.sleep(3)  # inside the long step
+        assert docker("kill", "celery_worker").returncode == 0
+        assert docker("start", "celery_worker").returncode == 0
+        assert result.get(timeout=180) == {"workflow_id": workflow_id, "status": "completed", "steps": 3}
+        found = events("workflow-events", key=workflow_id, until=workflow_done)
+        completed = [event["step"] for event in found if event["event"] == "step.completed"]
+        assert completed == ["before", "long", "after"]
+    finally:
+        restored = run_playbook("celery_worker.yml")
+        assert restored.rc == 0, restored.output[-3000:]
+
+
+def flower_succeeded(task):
+    metrics = get_text(f"{FLOWER}/metrics")
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("flower_events_total{") and 'type="task-succeeded"' in line and f'task="{task}"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def get_text(url):
+    """A page behind Flower's login."""
+    request = urllib.request.Request(url)
+    token = base64.b64encode(f"admin:{secret('flower_admin_password')}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.read().decode()
+
+
+def test_flower_counts_the_succeeded_tasks(queue):
+    before = flower_succeeded("auterity.ping")
+    for _ in range(3):
+        assert queue.send_task("auterity.ping").get(timeout=60) == "pong"
+    assert wait_for(lambda: flower_succeeded("auterity.ping") >= before + 3, 30)
+
+
+def test_a_workflow_is_one_trace_in_jaeger_with_a_span_per_step(queue):
+    steps = [{"name": f"step-{index}", "action": "echo", "seconds": 0} for index in range(3)]
+    sent = queue.send_task("auterity.run_workflow", args=[f"wf-{uuid.uuid4().hex[:12]}", steps])
+    assert sent.get(timeout=120)["status"] == "completed"
+    # The worker's span of the workflow task carries the task's id.
+    tags = urllib.parse.quote(json.dumps({"messaging.message.id": sent.id}))
+
+    def trace():
+        found = get_json(f"{JAEGER}/api/traces?service=celery-worker&tags={tags}&lookback=1h&limit=5")["data"]
+        return found[0] if found else None
+
+    found = wait_for(trace, 60)
+    assert found, f"no trace of task {sent.id} in Jaeger"
+    spans = get_json(f"{JAEGER}/api/traces/{found['traceID']}")["data"][0]["spans"]
+    operations = [span["operationName"] for span in spans]
+    assert operations.count("run/auterity.run_step") == 3, operations

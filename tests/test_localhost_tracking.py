@@ -1,0 +1,115 @@
+"""Experiment tracking on the all-in-one stack, through MLflow's own client library: an
+authenticated user logs a run with params, metrics and an artifact and reads it all back; a
+request without a login is refused; the artifact is an object in the S3 store's bucket; the
+run and its artifact survive a re-creation of the server with a changed configuration.
+
+test_localhost_stack.py deploys the stack first (same pytest run)."""
+
+import urllib.error
+import urllib.request
+import uuid
+
+import boto3
+import mlflow
+import pytest
+from botocore.config import Config
+from localhost import docker, secret
+from mlflow.tracking import MlflowClient
+from project import run_playbook
+
+pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
+
+MLFLOW = "http://127.0.0.1:5000"
+S3 = "http://127.0.0.1:9000"
+
+
+@pytest.fixture(scope="module")
+def client(monkeypatch_module):
+    monkeypatch_module.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+    monkeypatch_module.setenv("MLFLOW_TRACKING_PASSWORD", secret("mlflow_admin_password"))
+    # Fail fast instead of MLflow's long retry schedule when something is wrong.
+    monkeypatch_module.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    # What the role publishes for clients outside the stack network (client_env): artifacts
+    # through the server, not through presigned URLs of the store's internal name.
+    monkeypatch_module.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
+    monkeypatch_module.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "false")
+    mlflow.set_tracking_uri(MLFLOW)
+    return MlflowClient(MLFLOW)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+@pytest.fixture(scope="module")
+def logged_run(client, tmp_path_factory):
+    """A run with a param, a metric series and an artifact file, as a user logs it."""
+    experiment_id = client.create_experiment(f"tracking-test-{uuid.uuid4().hex[:8]}")
+    artifact = tmp_path_factory.mktemp("artifacts") / "model-card.txt"
+    artifact.write_text(f"model card {uuid.uuid4()}\n")
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        mlflow.log_param("learning_rate", "0.01")
+        for step, loss in enumerate([0.9, 0.5, 0.2]):
+            mlflow.log_metric("loss", loss, step=step)
+        mlflow.log_artifact(str(artifact))
+    return {"experiment_id": experiment_id, "run_id": run.info.run_id, "artifact": artifact}
+
+
+def read_back(client, logged_run, tmp_path):
+    run = client.get_run(logged_run["run_id"])
+    history = [metric.value for metric in client.get_metric_history(run.info.run_id, "loss")]
+    downloaded = client.download_artifacts(run.info.run_id, "model-card.txt", str(tmp_path))
+    return run, history, open(downloaded).read()
+
+
+def test_an_authenticated_user_logs_a_run_and_reads_it_back(client, logged_run, tmp_path):
+    run, history, artifact_text = read_back(client, logged_run, tmp_path)
+    assert run.info.status == "FINISHED"
+    assert run.data.params == {"learning_rate": "0.01"}
+    assert history == [0.9, 0.5, 0.2]
+    assert artifact_text == logged_run["artifact"].read_text()
+    # Proxied artifacts: the client never sees the store, only the server's own scheme.
+    assert run.info.artifact_uri.startswith("mlflow-artifacts:")
+
+
+def test_a_request_without_a_login_is_refused():
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{MLFLOW}/api/2.0/mlflow/experiments/search?max_results=1", timeout=10)
+    assert refused.value.code == 401
+    # The health endpoint stays open for probes.
+    with urllib.request.urlopen(f"{MLFLOW}/health", timeout=10) as health:
+        assert health.status == 200
+
+
+def test_the_artifact_is_an_object_in_the_store_bucket(logged_run):
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=S3,
+        aws_access_key_id=secret("s3_mlflow_access_key_id"),
+        aws_secret_access_key=secret("s3_mlflow_secret_access_key"),
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}),
+    )
+    listed = s3.list_objects_v2(Bucket="mlflow", Prefix="artifacts/")
+    keys = [entry["Key"] for entry in listed.get("Contents", [])]
+    wanted = [key for key in keys if logged_run["run_id"] in key and key.endswith("/model-card.txt")]
+    assert wanted, keys
+    body = s3.get_object(Bucket="mlflow", Key=wanted[0])["Body"].read().decode()
+    assert body == logged_run["artifact"].read_text()
+
+
+def test_the_run_survives_a_recreation_with_a_changed_config(client, logged_run, tmp_path):
+    before = docker("inspect", "--format", "{{.Id}}", "mlflow").stdout.strip()
+    changed = run_playbook("mlflow.yml", "-e", "mlflow_workers=1")
+    try:
+        assert changed.rc == 0, changed.output[-3000:]
+        assert docker("inspect", "--format", "{{.Id}}", "mlflow").stdout.strip() != before
+        run, history, artifact_text = read_back(client, logged_run, tmp_path)
+        assert run.data.params == {"learning_rate": "0.01"}
+        assert history == [0.9, 0.5, 0.2]
+        assert artifact_text == logged_run["artifact"].read_text()
+    finally:
+        restored = run_playbook("mlflow.yml")
+        assert restored.rc == 0, restored.output[-3000:]
