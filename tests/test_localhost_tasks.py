@@ -177,12 +177,16 @@ def test_a_workflow_is_one_trace_in_jaeger_with_a_span_per_step(queue):
     # The worker's span of the workflow task carries the task's id.
     tags = urllib.parse.quote(json.dumps({"messaging.message.id": sent.id}))
 
-    def trace():
+    def trace_with_every_step():
+        """The workflow's trace once the spans of its three steps are in (the worker's and the
+        gateway's batches arrive apart)."""
         found = get_json(f"{JAEGER}/api/traces?service=celery-worker&tags={tags}&lookback=1h&limit=5")["data"]
-        return found[0] if found else None
+        if not found:
+            return None
+        spans = get_json(f"{JAEGER}/api/traces/{found[0]['traceID']}")["data"][0]["spans"]
+        operations = [span["operationName"] for span in spans]
+        return operations if operations.count("run/auterity.run_step") == 3 else None
 
-    found = wait_for(trace, 60)
-    assert found, f"no trace of task {sent.id} in Jaeger"
-    spans = get_json(f"{JAEGER}/api/traces/{found['traceID']}")["data"][0]["spans"]
-    operations = [span["operationName"] for span in spans]
-    assert operations.count("run/auterity.run_step") == 3, operations
+    operations = wait_for(trace_with_every_step, 90)
+    assert operations, f"no trace of task {sent.id} with a span for each of its three steps in Jaeger"
+    assert "run/auterity.run_workflow" in operations
