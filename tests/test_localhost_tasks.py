@@ -145,6 +145,49 @@ def test_a_worker_killed_during_a_step_finishes_the_workflow_after_its_restart(q
         assert restored.rc == 0, restored.output[-3000:]
 
 
+def heartbeat_senders(seconds):
+    """The scheduler of each heartbeat sent in the next `seconds` seconds, in order."""
+    since = datetime.datetime.now(datetime.UTC)
+    found = events("audit-events", since=since, timeout=seconds)
+    return [event["scheduler"] for event in found if event["event"] == "beat.heartbeat"]
+
+
+def start_a_second_scheduler(name):
+    """Another beat container beside the deployed one, with its image, settings and mounts, as
+    beat on a second host would run."""
+    deployed = json.loads(docker("inspect", "celery_beat").stdout)[0]
+    args = ["run", "-d", "--name", name, "--network", "auterity", "--user", deployed["Config"]["User"]]
+    for variable in deployed["Config"]["Env"]:
+        args += ["-e", variable]
+    for mount in deployed["Mounts"]:
+        args += ["-v", f"{mount['Source']}:{mount['Destination']}:ro"]
+    started = docker(*args, deployed["Config"]["Image"], *deployed["Config"]["Cmd"])
+    assert started.returncode == 0, started.stderr
+    return {"celery_beat": deployed["Config"]["Hostname"], name: started.stdout.strip()[:12]}
+
+
+def test_one_scheduler_sends_and_a_standby_takes_over_when_it_stops():
+    # Heartbeats every 5 s, and a lock that a stopped scheduler's standby waits 15 s for at most.
+    fast = run_playbook("celery_beat.yml", "-e", "celery_beat_heartbeat_seconds=5", "-e", "celery_beat_lock_timeout=15")
+    try:
+        assert fast.rc == 0, fast.output[-3000:]
+        containers = {host: name for name, host in start_a_second_scheduler("celery_beat_standby").items()}
+        # Both run; one sends: about one heartbeat per interval, all from one scheduler.
+        senders = heartbeat_senders(30)
+        assert len(set(senders)) == 1 and 3 <= len(senders) <= 7, senders
+        active = containers[senders[0]]
+        standby = next(name for name in containers.values() if name != active)
+
+        assert docker("stop", active).returncode == 0
+        after = heartbeat_senders(35)
+        assert after and {containers[sender] for sender in after} == {standby}, after
+    finally:
+        docker("rm", "-f", "celery_beat_standby")
+        docker("start", "celery_beat")
+        restored = run_playbook("celery_beat.yml")
+        assert restored.rc == 0, restored.output[-3000:]
+
+
 def flower_succeeded(task):
     metrics = get_text(f"{FLOWER}/metrics")
     total = 0.0
