@@ -25,14 +25,19 @@ def secret(name):
     return (CREDENTIALS / name).read_text().strip()
 
 
-def get_json(url, user=None, password_secret=None, data=None, timeout=10):
-    """GET (or POST data) url and decode its JSON answer, with a basic-auth login if given."""
+def get_bytes(url, user=None, password_secret=None, data=None, timeout=10):
+    """GET (or POST data) url and return its answer, with a basic-auth login if given."""
     request = urllib.request.Request(url, data=data)
     if user:
         token = base64.b64encode(f"{user}:{secret(password_secret)}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        return json.loads(response.read() or b"null")
+        return response.read()
+
+
+def get_json(url, user=None, password_secret=None, data=None, timeout=10):
+    """GET (or POST data) url and decode its JSON answer, with a basic-auth login if given."""
+    return json.loads(get_bytes(url, user, password_secret, data, timeout) or b"null")
 
 
 def prometheus(path, **params):

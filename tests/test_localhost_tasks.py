@@ -6,18 +6,16 @@ its restart, Flower counts the tasks, and a workflow is one trace in Jaeger.
 test_localhost_stack.py deploys the stack first (same pytest run); a test that re-deploys the
 worker with changed settings puts the inventory's settings back afterwards."""
 
-import base64
 import datetime
 import json
 import time
 import urllib.parse
-import urllib.request
 import uuid
 
 import pytest
 from celery import Celery
 from kafka import KafkaConsumer
-from localhost import docker, get_json, secret, wait_for
+from localhost import docker, get_bytes, get_json, secret, wait_for
 from project import role_default, run_playbook
 
 pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
@@ -189,21 +187,12 @@ def test_one_scheduler_sends_and_a_standby_takes_over_when_it_stops():
 
 
 def flower_succeeded(task):
-    metrics = get_text(f"{FLOWER}/metrics")
+    metrics = get_bytes(f"{FLOWER}/metrics", "admin", "flower_admin_password").decode()
     total = 0.0
     for line in metrics.splitlines():
         if line.startswith("flower_events_total{") and 'type="task-succeeded"' in line and f'task="{task}"' in line:
             total += float(line.rsplit(" ", 1)[1])
     return total
-
-
-def get_text(url):
-    """A page behind Flower's login."""
-    request = urllib.request.Request(url)
-    token = base64.b64encode(f"admin:{secret('flower_admin_password')}".encode()).decode()
-    request.add_header("Authorization", f"Basic {token}")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return response.read().decode()
 
 
 def test_flower_counts_the_succeeded_tasks(queue):

@@ -37,14 +37,11 @@ class EventPublisher:
         self._pid = None
         self._lock = threading.Lock()
 
-    def _options(self):
+    def connection_options(self):
+        """How to reach the brokers (servers, TLS, SASL login): kafka-python's settings that a
+        producer and a consumer of the application's topics share."""
         settings, secrets = self._settings, self._secrets
-        options = {
-            "bootstrap_servers": list(settings.kafka_bootstrap),
-            "client_id": f"auterity-{os.uname().nodename}",
-            "acks": "all",
-            "retries": 5,
-        }
+        options = {"bootstrap_servers": list(settings.kafka_bootstrap)}
         if settings.kafka_security_protocol == "SASL_SSL":
             options.update(
                 security_protocol="SASL_SSL",
@@ -55,10 +52,18 @@ class EventPublisher:
             )
         return options
 
+    def _producer_options(self):
+        return {
+            **self.connection_options(),
+            "client_id": f"auterity-{os.uname().nodename}",
+            "acks": "all",
+            "retries": 5,
+        }
+
     def producer(self):
         with self._lock:
             if self._producer is None or self._pid != os.getpid():
-                self._producer = KafkaProducer(**self._options())
+                self._producer = KafkaProducer(**self._producer_options())
                 self._pid = os.getpid()
             return self._producer
 

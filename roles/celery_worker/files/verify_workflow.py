@@ -17,10 +17,12 @@ workflow_id = f"verify-{uuid.uuid4().hex[:12]}"
 sent = app.send_task("auterity.run_workflow", args=[workflow_id, STEPS])
 result = sent.get(timeout=TIMEOUT_SECONDS)
 
-# The producer's connection settings (bootstrap servers, TLS and SASL login), for a reader.
-reader = {key: value for key, value in events._options().items() if key not in ("acks", "retries", "client_id")}
 consumer = KafkaConsumer(
-    settings.topic_workflow, auto_offset_reset="earliest", enable_auto_commit=False, consumer_timeout_ms=2000, **reader
+    settings.topic_workflow,
+    auto_offset_reset="earliest",
+    enable_auto_commit=False,
+    consumer_timeout_ms=2000,
+    **events.connection_options(),
 )
 found = []
 deadline = time.monotonic() + 60
