@@ -19,6 +19,7 @@ import pytest
         ("kafka_stack_topic_partitions=0", "kafka_stack_topic_partitions"),
         ("redis_memory_limit=lots", "redis_memory_limit"),
         ("postgres_port=0", "postgres_port"),
+        ("s3_seaweedfs_volume_max=7", "s3_seaweedfs_volume_max"),
     ],
 )
 def test_bad_variable_fails_before_any_change(playbook, extra_var, named):
