@@ -20,6 +20,8 @@ import pytest
         ("redis_memory_limit=lots", "redis_memory_limit"),
         ("postgres_port=0", "postgres_port"),
         ("s3_seaweedfs_volume_max=7", "s3_seaweedfs_volume_max"),
+        ("redis_config_dir=opt/redis", "redis_config_dir"),
+        ("kafka_config_dir=kafka", "kafka_config_dir"),
     ],
 )
 def test_bad_variable_fails_before_any_change(playbook, extra_var, named):
