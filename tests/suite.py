@@ -16,7 +16,14 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 LOGS = ROOT / ".cache" / "test-logs"
 # The venv's tools (this interpreter's directory) come first, as after `source .venv/bin/activate`.
 BIN = pathlib.Path(sys.executable).parent
-ENV = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", VIRTUAL_ENV=str(BIN.parent))
+# The harness (images and registry) is made ready once, by the "images" part; each scenario
+# would otherwise go over every image again in its dependency step.
+ENV = dict(
+    os.environ,
+    PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    VIRTUAL_ENV=str(BIN.parent),
+    MOLECULE_HARNESS="false",
+)
 # The parts call the tools directly, not make targets: those would each install the engine
 # again, side by side. make test has made sure of the engine once before.
 FIRST = [
