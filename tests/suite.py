@@ -1,9 +1,13 @@
-"""make test: lint first, then the parts that share nothing but the Docker engine side by
-side, in lanes: pytest; the all-in-one and Vault scenarios (one after the other: both name
-their host "instance"); the three-node scenario. The images every part needs are built (or
-found built) once before the lanes start. Each part's output goes to .cache/test-logs/<part>.log
-and is printed when the part is done; the run ends with a table of every part's time and
-exits non-zero when any part failed."""
+"""make test: lint first, then the parts that share nothing but the Docker engine side by side,
+in lanes: pytest on the localhost stack; the all-in-one and Vault scenarios (one after the
+other: both name their host "instance"); the three-node scenario, then the module tests
+(pytest on servers of their own: Kafka brokers, OpenBao, Redis). The machine's two cores are
+busy from start to end, so the lanes are balanced to end together: a lane that ends early
+leaves a core idle. Each part runs even when the one before it in its lane failed. The
+images every part needs are built (or found built) once before the lanes start. Each part's
+output goes to .cache/test-logs/<part>.log, each line stamped with the part's minute, and is
+printed when the part is done; the run ends with a table of every part's time and exits
+non-zero when any part failed."""
 
 import os
 import pathlib
@@ -30,13 +34,19 @@ FIRST = [
     ("lint", ["make", "--no-print-directory", "lint"]),
     ("images", [str(BIN / "ansible-playbook"), "molecule/shared/harness.yml"]),
 ]
+# The module tests start their own servers and stop them when their pytest ends; run with the
+# localhost tests, they would idle beside the stack for the whole session.
+MODULE_TESTS = ["tests/kafka", "tests/vault", "tests/celery_app"]
 LANES = [
-    [("pytest", [str(BIN / "pytest")])],
+    [("pytest", [str(BIN / "pytest"), *(f"--ignore={path}" for path in MODULE_TESTS)])],
     [
         ("molecule default", [str(BIN / "molecule"), "test", "-s", "default"]),
         ("molecule vault", [str(BIN / "molecule"), "test", "-s", "vault"]),
     ],
-    [("molecule multinode", [str(BIN / "molecule"), "test", "-s", "multinode"])],
+    [
+        ("molecule multinode", [str(BIN / "molecule"), "test", "-s", "multinode"]),
+        ("pytest modules", [str(BIN / "pytest"), *MODULE_TESTS]),
+    ],
 ]
 results = {}
 print_lock = threading.Lock()
@@ -45,9 +55,17 @@ print_lock = threading.Lock()
 def run_part(name, command):
     log = LOGS / f"{name.replace(' ', '-')}.log"
     started = time.monotonic()
+    # Each line starts with the minute and second of the part it was printed at, so that a slow
+    # run shows which step took the time.
     with log.open("w") as output:
-        done = subprocess.run(command, cwd=ROOT, env=ENV, stdout=output, stderr=subprocess.STDOUT, check=False)
-    code = done.returncode
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+        )
+        for line in process.stdout:
+            minutes, seconds = divmod(int(time.monotonic() - started), 60)
+            output.write(f"[{minutes:3d}:{seconds:02d}] {line}")
+            output.flush()
+        code = process.wait()
     results[name] = (code, time.monotonic() - started)
     with print_lock:
         print(f"\n===== {name}: {'passed' if code == 0 else 'FAILED'} in {results[name][1]:.0f} s ({log}) =====")
@@ -57,8 +75,7 @@ def run_part(name, command):
 
 def run_lane(parts):
     for name, command in parts:
-        if run_part(name, command) != 0:
-            return
+        run_part(name, command)
 
 
 def main():
