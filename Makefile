@@ -6,14 +6,15 @@ VENV ?= .venv
 INVENTORY ?= inventory/local
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY)
-# Scenarios run by `make test`.
+# Scenarios run by `make molecule` (make test runs multinode and vault: tests/suite.py).
 SCENARIOS ?= default vault multinode
 
 .PHONY: help venv engine deploy verify images destroy test lint pytest molecule bench clean
 
 help:
 	@echo "make deploy   - bring the stack up on localhost (inventory/local)"
-	@echo "make test     - lint, pytest and the Molecule scenarios ($(SCENARIOS))"
+	@echo "make test     - lint, pytest and the Molecule scenarios multinode and vault"
+	@echo "make molecule - the Molecule scenarios one after the other ($(SCENARIOS)); SCENARIOS=default for one"
 	@echo "make verify   - check that every deployed service is healthy"
 	@echo "make images   - build every project image (images/) on this machine"
 	@echo "make bench    - module and no-op run benchmarks against real servers (numbers, not pass/fail)"
