@@ -4,12 +4,12 @@ the module tests (pytest on servers of their own: Kafka brokers, OpenBao, Redis)
 all-in-one stack is deployed once, on localhost, and every all-in-one check shares it: the
 Molecule `default` scenario deploys the same stack again inside a host container, so make
 test leaves it to `make molecule SCENARIOS=default`. The machine's two cores are busy from
-start to end, so the lanes are balanced to end together: a lane that ends early leaves a
-core idle. Each part runs even when the one before it in its lane failed. The images every
-part needs are built (or found built) once before the lanes start. Each part's output goes
-to .cache/test-logs/<part>.log, each line stamped with the part's minute, and is printed
-when the part is done; the run ends with a table of every part's time and exits non-zero
-when any part failed."""
+start to end, so the short parts share a lane and pytest, the longest, has one to itself.
+Each part runs even when the one before it in its lane failed. The images every part needs
+are built (or found built) once before the lanes start. Each part's output goes to
+.cache/test-logs/<part>.log, each line stamped with the part's minute, and is printed when
+the part is done; the run ends with a table of every part's time and exits non-zero when any
+part failed."""
 
 import os
 import pathlib
