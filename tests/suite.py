@@ -1,12 +1,18 @@
-"""make test: lint first, then the parts that share nothing but the Docker engine side by side,
-in lanes: pytest on the localhost stack; the three-node scenario; the Vault scenario, then
-the module tests (pytest on servers of their own: Kafka brokers, OpenBao, Redis). The
-all-in-one stack is deployed once, on localhost, and every all-in-one check shares it: the
+"""make test: the images first, then the parts that share nothing but the Docker engine side
+by side, in three lanes:
+1. pytest on the localhost stack (tests/test_localhost_*.py): it deploys the all-in-one stack
+   with site.yml, runs it again, and checks every service through it; its parts depend on
+   each other, so this lane is the longest and holds nothing else;
+2. lint, then the three-node scenario;
+3. the Vault scenario, then the module tests (pytest on servers of their own: Kafka brokers,
+   OpenBao, Redis, which stop when that pytest ends), then every other pytest module: rendered
+   configurations, preflight, the image cache and the vault role's options, none of which
+   needs the stack.
+The all-in-one stack is deployed once, on localhost, and every all-in-one check shares it: the
 Molecule `default` scenario deploys the same stack again inside a host container, so make
 test leaves it to `make molecule SCENARIOS=default`. The machine's two cores are busy from
-start to end, so the short parts share a lane and pytest, the longest, has one to itself.
-Each part runs even when the one before it in its lane failed. The images every part needs
-are built (or found built) once before the lanes start. Each part's output goes to
+start to end, so the lanes are balanced so that they end together. Each part runs even when
+the one before it in its lane failed. Each part's output goes to
 .cache/test-logs/<part>.log, each line stamped with the part's minute, and is printed when
 the part is done; the run ends with a table of every part's time and exits non-zero when any
 part failed."""
@@ -32,19 +38,26 @@ ENV = dict(
 )
 # The parts call the tools directly, not make targets: those would each install the engine
 # again, side by side. make test has made sure of the engine once before.
-FIRST = [
-    ("lint", ["make", "--no-print-directory", "lint"]),
-    ("images", [str(BIN / "ansible-playbook"), "molecule/shared/harness.yml"]),
-]
+FIRST = [("images", [str(BIN / "ansible-playbook"), "molecule/shared/harness.yml"])]
+TESTS = ROOT / "tests"
+# The tests that use the stack on localhost, and those that need none.
+TEST_FILES = sorted(f"tests/{path.name}" for path in TESTS.glob("test_*.py"))
+LOCALHOST_TESTS = [path for path in TEST_FILES if path.startswith("tests/test_localhost_")]
+OTHER_TESTS = [path for path in TEST_FILES if path not in LOCALHOST_TESTS]
 # The module tests start their own servers and stop them when their pytest ends; run with the
 # localhost tests, they would idle beside the stack for the whole session.
 MODULE_TESTS = ["tests/kafka", "tests/vault", "tests/celery_app"]
+PYTEST = str(BIN / "pytest")
 LANES = [
-    [("pytest", [str(BIN / "pytest"), *(f"--ignore={path}" for path in MODULE_TESTS)])],
-    [("molecule multinode", [str(BIN / "molecule"), "test", "-s", "multinode"])],
+    [("pytest localhost", [PYTEST, *LOCALHOST_TESTS])],
+    [
+        ("lint", ["make", "--no-print-directory", "lint"]),
+        ("molecule multinode", [str(BIN / "molecule"), "test", "-s", "multinode"]),
+    ],
     [
         ("molecule vault", [str(BIN / "molecule"), "test", "-s", "vault"]),
-        ("pytest modules", [str(BIN / "pytest"), *MODULE_TESTS]),
+        ("pytest modules", [PYTEST, *MODULE_TESTS]),
+        ("pytest others", [PYTEST, *OTHER_TESTS]),
     ],
 ]
 results = {}
