@@ -21,7 +21,14 @@ def stack_existed():
 
 
 @pytest.fixture(scope="session")
-def localhost_stack_left_as_found(stack_existed):
+def stack_destroyed():
+    """Set by the destroy test once destroy.yml -e destroy_data=true has removed the stack and
+    its data and the test has seen it gone."""
+    return {"done": False}
+
+
+@pytest.fixture(scope="session")
+def localhost_stack_left_as_found(stack_existed, stack_destroyed):
     """The all-in-one stack that the localhost tests bring up (test_localhost_stack.py deploys
     it, the next modules use it) is removed after the run, data and credentials included, so
     that a later checkout (with its own new credentials) starts from a clean machine. A stack
@@ -29,7 +36,8 @@ def localhost_stack_left_as_found(stack_existed):
     yield
     if stack_existed:
         return
-    run_playbook("destroy.yml", "-e", "destroy_data=true")
+    if not stack_destroyed["done"]:
+        run_playbook("destroy.yml", "-e", "destroy_data=true")
     shutil.rmtree("/opt/auterity", ignore_errors=True)
     shutil.rmtree(CREDENTIALS, ignore_errors=True)
 

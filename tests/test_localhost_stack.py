@@ -86,7 +86,7 @@ def test_postgres_hands_the_application_database_credentials_to_vault():
 
 
 @pytest.mark.destroys_the_stack
-def test_destroy_keeps_data_unless_asked_and_then_removes_it(playbook, stack_existed):
+def test_destroy_keeps_data_unless_asked_and_then_removes_it(playbook, stack_existed, stack_destroyed):
     if stack_existed:
         pytest.skip("this machine ran the stack before the tests: its data is left alone")
     volumes = ["redis_data", "postgres_data", "kafka_data"]
@@ -104,3 +104,4 @@ def test_destroy_keeps_data_unless_asked_and_then_removes_it(playbook, stack_exi
     # The backend's AppRole credentials belonged to that Vault: a new one writes new ones.
     assert not pathlib.Path("/opt/auterity/backend/vault-approle.env").exists()
     assert CREDENTIALS.is_dir(), "the credentials directory is never deleted by destroy.yml"
+    stack_destroyed["done"] = True
