@@ -3,11 +3,11 @@ by side, in three lanes:
 1. pytest on the localhost stack (tests/test_localhost_*.py): it deploys the all-in-one stack
    with site.yml, runs it again, and checks every service through it; each part needs the
    one before, so this lane is the longest, holds nothing else and runs first in line;
-2. lint, the three-node scenario, then the Vault scenario (after the other scenario's hosts
-   are gone, while the localhost lane is in its checks);
-3. the module tests (pytest on servers of their own: Kafka brokers, OpenBao, Redis, which stop
-   when that pytest ends), then every other pytest module: rendered configurations,
-   preflight, the image cache and the vault role's options, none of which needs the stack.
+2. lint, then the three-node scenario;
+3. the Vault scenario, then the module tests (pytest on servers of their own: Kafka brokers,
+   OpenBao, Redis, which stop when that pytest ends), then every other pytest module:
+   rendered configurations, preflight, the image cache and the vault role's options, none of
+   which needs the stack.
 The all-in-one stack is deployed once, on localhost, and every all-in-one check shares it: the
 Molecule `default` scenario deploys the same stack again inside a host container, so make
 test leaves it to `make molecule SCENARIOS=default`. The machine's two cores are busy from
@@ -57,9 +57,9 @@ LANES = [
     [
         ("lint", ["make", "--no-print-directory", "lint"]),
         ("molecule multinode", [MOLECULE, "test", "-s", "multinode"]),
-        ("molecule vault", [MOLECULE, "test", "-s", "vault"]),
     ],
     [
+        ("molecule vault", [MOLECULE, "test", "-s", "vault"]),
         ("pytest modules", [PYTEST, *MODULE_TESTS]),
         ("pytest others", [PYTEST, *OTHER_TESTS]),
     ],
