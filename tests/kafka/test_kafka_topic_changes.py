@@ -98,8 +98,8 @@ def test_second_run_changes_nothing(kafka_topic, uid):
     assert not second.changed
     assert second.result["unchanged"] == [f"{uid}-x", f"{uid}-y", f"{uid}-z"]
     assert second.result["created"] == second.result["updated"] == second.result["deleted"] == []
-    # The module task reports ok, not changed: only the result-saving task counts as a change.
-    assert RECAP_CHANGED.search(second.output).group(1) == "1"
+    # The module task reports ok, not changed, and so does the whole run.
+    assert RECAP_CHANGED.search(second.output).group(1) == "0"
     assert "--- before" not in second.output
 
 
