@@ -1,6 +1,7 @@
 """Shared fixtures: run the project's playbooks the way a user does (tests/project.py), and
 leave this machine as the tests found it."""
 
+import json
 import shutil
 
 import pytest
@@ -25,6 +26,20 @@ def stack_destroyed():
     """Set by the destroy test once destroy.yml -e destroy_data=true has removed the stack and
     its data and the test has seen it gone."""
     return {"done": False}
+
+
+@pytest.fixture(scope="session")
+def services_to_put_back(stack_existed, stack_destroyed):
+    """The services that a test deployed again with settings of its own; tests add their names.
+    They keep those settings for the rest of the session: a stack that these tests brought up
+    is removed at its end, so putting each back at once would cost a deployment per test for
+    nothing. On a stack that was there before (and still is), one site.yml run at the end puts
+    them all back to the inventory's settings."""
+    services = set()
+    yield services
+    if services and stack_existed and not stack_destroyed["done"]:
+        run = run_playbook("site.yml", "-e", json.dumps({"site_services": sorted(services)}))
+        assert run.rc == 0, run.output[-3000:]
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,9 @@ adds); every target is up, every rule loads, every dashboard panel has data; an 
 from Prometheus through Alertmanager to a webhook and resolves; a Jaeger outage loses no span
 that the gateway acknowledged.
 
-test_localhost_stack.py deploys the stack first (same pytest run); these tests re-deploy
-single services with changed settings and put the inventory's settings back afterwards."""
+test_localhost_stack.py deploys the stack first (same pytest run); some of these tests deploy
+services again with settings of their own, which the services keep until the session ends
+(conftest.py: services_to_put_back)."""
 
 import gzip
 import http.server
@@ -70,12 +71,14 @@ class Sink:
         self.server.shutdown()
 
 
-def redeploy(playbook_name, **variables):
-    run = (
-        run_playbook(f"{playbook_name}.yml", "-e", json.dumps(variables))
-        if variables
-        else run_playbook(f"{playbook_name}.yml")
-    )
+def redeploy(*services, **variables):
+    """Deploy services again with these settings: one through its own playbook, several
+    through site.yml in one run (as site_services)."""
+    if len(services) > 1:
+        playbook, variables = "site.yml", {"site_services": list(services), **variables}
+    else:
+        playbook = f"{services[0]}.yml"
+    run = run_playbook(playbook, "-e", json.dumps(variables))
     assert run.rc == 0, run.output[-3000:]
     return run
 
@@ -121,8 +124,9 @@ def test_a_counter_sent_to_the_gateway_is_found_in_prometheus_under_its_translat
     assert result[0]["metric"]["service_name"] == "telemetry-test"
 
 
-def test_a_container_log_line_arrives_through_agent_and_gateway_with_its_names():
+def test_a_container_log_line_arrives_through_agent_and_gateway_with_its_names(services_to_put_back):
     sink = Sink()
+    services_to_put_back.add("otel_collector")
     probe = f"telemetry-probe-{uuid.uuid4().hex[:8]}"
     line = f"probe line {uuid.uuid4().hex}"
     image = docker("inspect", "redis", "--format", "{{.Config.Image}}").stdout.strip()
@@ -165,7 +169,6 @@ def test_a_container_log_line_arrives_through_agent_and_gateway_with_its_names()
     finally:
         docker("rm", "-f", probe)
         sink.close()
-        redeploy("otel_collector")
 
 
 def test_every_prometheus_target_is_up():
@@ -265,12 +268,16 @@ def prometheus_started_at():
     return docker("inspect", "prometheus", "--format", "{{.State.StartedAt}}").stdout.strip()
 
 
-def test_an_alert_reaches_a_webhook_through_alertmanager_and_resolves():
+def test_an_alert_reaches_a_webhook_through_alertmanager_and_resolves(services_to_put_back):
     webhook = Webhook()
+    services_to_put_back.update(["alertmanager", "prometheus"])
     started_before = prometheus_started_at()
     try:
+        # Both in one run. Shorter intervals for Prometheus: a change of configuration that it
+        # takes by a reload.
         redeploy(
             "alertmanager",
+            "prometheus",
             alertmanager_receivers=[
                 {"name": "discard"},
                 {
@@ -285,10 +292,6 @@ def test_an_alert_reaches_a_webhook_through_alertmanager_and_resolves():
                 "group_interval": "5s",
                 "repeat_interval": "1h",
             },
-        )
-        # Shorter intervals: a change of configuration that Prometheus takes by a reload.
-        redeploy(
-            "prometheus",
             prometheus_scrape_interval="5s",
             prometheus_scrape_timeout="4s",
             prometheus_evaluation_interval="5s",
@@ -308,8 +311,6 @@ def test_an_alert_reaches_a_webhook_through_alertmanager_and_resolves():
     finally:
         docker("start", "redis")
         webhook.close()
-        redeploy("alertmanager")
-        redeploy("prometheus")
 
 
 class CountingExporter(OTLPSpanExporter):

@@ -3,7 +3,8 @@ authenticated user logs a run with params, metrics and an artifact and reads it 
 request without a login is refused; the artifact is an object in the S3 store's bucket; the
 run and its artifact survive a re-creation of the server with a changed configuration.
 
-test_localhost_stack.py deploys the stack first (same pytest run)."""
+test_localhost_stack.py deploys the stack first (same pytest run). The re-created server keeps
+its changed configuration until the session ends (conftest.py: services_to_put_back)."""
 
 import urllib.error
 import urllib.request
@@ -100,16 +101,13 @@ def test_the_artifact_is_an_object_in_the_store_bucket(logged_run):
     assert body == logged_run["artifact"].read_text()
 
 
-def test_the_run_survives_a_recreation_with_a_changed_config(client, logged_run, tmp_path):
+def test_the_run_survives_a_recreation_with_a_changed_config(client, logged_run, tmp_path, services_to_put_back):
     before = docker("inspect", "--format", "{{.Id}}", "mlflow").stdout.strip()
+    services_to_put_back.add("mlflow")
     changed = run_playbook("mlflow.yml", "-e", "mlflow_workers=1")
-    try:
-        assert changed.rc == 0, changed.output[-3000:]
-        assert docker("inspect", "--format", "{{.Id}}", "mlflow").stdout.strip() != before
-        run, history, artifact_text = read_back(client, logged_run, tmp_path)
-        assert run.data.params == {"learning_rate": "0.01"}
-        assert history == [0.9, 0.5, 0.2]
-        assert artifact_text == logged_run["artifact"].read_text()
-    finally:
-        restored = run_playbook("mlflow.yml")
-        assert restored.rc == 0, restored.output[-3000:]
+    assert changed.rc == 0, changed.output[-3000:]
+    assert docker("inspect", "--format", "{{.Id}}", "mlflow").stdout.strip() != before
+    run, history, artifact_text = read_back(client, logged_run, tmp_path)
+    assert run.data.params == {"learning_rate": "0.01"}
+    assert history == [0.9, 0.5, 0.2]
+    assert artifact_text == logged_run["artifact"].read_text()
