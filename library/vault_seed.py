@@ -53,6 +53,8 @@ options:
       - How long, in seconds, to wait for the server to be reachable, unsealed and active
         before giving up. A node that is starting, sealed or on standby is polled once a second.
       - An uninitialized server fails at once.
+      - Also how long a read or write on a KV version 2 engine is repeated while Vault refuses
+        it because the engine is upgrading its layout (just enabled, or tuned from version 1).
     type: int
     default: 60
   mounts:
@@ -599,7 +601,7 @@ def seed(module):
     params = module.params
     request = parse_request(params, task_no_log=module.no_log)
     verify = params["ca_cert"] if params["ca_cert"] and params["validate_certs"] else params["validate_certs"]
-    vault = Vault(params["url"], params["token"], verify, params["timeout"])
+    vault = Vault(params["url"], params["token"], verify, params["timeout"], params["wait_timeout"])
     vault.wait_until_active(params["wait_timeout"])
     vault.check_token()
     plan = build_plan(vault, request, module.check_mode)

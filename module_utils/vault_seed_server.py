@@ -27,6 +27,12 @@ except ImportError:
 WORKERS = 32
 MAX_REPORTED_FAILURES = 20
 HEALTH_POLL_SECONDS = 1
+# Vault refuses reads and writes on a KV version 2 engine with this message while the engine
+# sets up its versioned layout: for a moment after it is enabled, and after a tune from
+# version 1 for as long as converting the existing data takes (over a minute for a few
+# thousand secrets on a busy machine). The same request succeeds afterwards.
+KV_UPGRADING = "Upgrading from non-versioned to versioned data"
+KV_UPGRADE_POLL_SECONDS = 0.5
 # /v1/sys/health answers with a status code per node state; only "active" takes writes.
 HEALTH_STATES = {
     200: "active",
@@ -52,7 +58,7 @@ def _summarize(failures):
 
 
 class Vault:
-    def __init__(self, url, token, verify, timeout):
+    def __init__(self, url, token, verify, timeout, wait_timeout):
         session = requests.Session()
         pooled = HTTPAdapter(pool_connections=1, pool_maxsize=WORKERS)
         session.mount("http://", pooled)
@@ -62,6 +68,7 @@ class Vault:
         session.verify = verify
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self.wait_timeout = wait_timeout
         self.client = hvac.Client(url=self.url, token=token, verify=verify, timeout=timeout, session=session)
 
     def map(self, fn, items, label):
@@ -175,6 +182,17 @@ class Vault:
 
     # --- KV secrets -----------------------------------------------------------------------
 
+    def _once_upgraded(self, request):
+        """request(), repeated while its KV version 2 engine is upgrading, for up to wait_timeout seconds."""
+        deadline = time.monotonic() + self.wait_timeout
+        while True:
+            try:
+                return request()
+            except VaultError as exc:
+                if KV_UPGRADING not in server_message(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(KV_UPGRADE_POLL_SECONDS)
+
     def read_secret(self, mount, kv_version, path):
         """(data, version) at a path. data is None when the path is absent or its latest KV v2 version deleted."""
         if kv_version == "1":
@@ -183,8 +201,10 @@ class Vault:
             except InvalidPath:
                 return None, 0
         try:
-            body = self.client.secrets.kv.v2.read_secret_version(
-                path=path, mount_point=mount, raise_on_deleted_version=True
+            body = self._once_upgraded(
+                lambda: self.client.secrets.kv.v2.read_secret_version(
+                    path=path, mount_point=mount, raise_on_deleted_version=True
+                )
             )
         except InvalidPath as exc:
             # A deleted or destroyed latest version still reports its metadata, and with it the
@@ -198,4 +218,6 @@ class Vault:
         if kv_version == "1":
             self.client.secrets.kv.v1.create_or_update_secret(path, data, method="PUT", mount_point=mount)
         else:
-            self.client.secrets.kv.v2.create_or_update_secret(path, data, cas=cas, mount_point=mount)
+            self._once_upgraded(
+                lambda: self.client.secrets.kv.v2.create_or_update_secret(path, data, cas=cas, mount_point=mount)
+            )

@@ -2,10 +2,11 @@
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import openbao
 import pytest
-from hvac.exceptions import InvalidPath
+from hvac.exceptions import InvalidPath, VaultError
 
 POLICY = {"name": "p", "rules": 'path "x" { capabilities = ["read"] }'}
 # Ansible's own start-up and the module's run, on top of the wait_timeout under test.
@@ -118,3 +119,27 @@ def test_waits_for_a_server_being_unsealed(seed, sealed_server):
     assert not run.failed, run.output
     assert run.result["policies"]["created"] == ["p"]
     assert time.monotonic() - started >= 3
+
+
+def test_waits_for_a_kv_engine_upgrading_to_version_2(seed, raft_server, uid):
+    # A version 1 engine tuned to version 2: Vault converts its data in the background and
+    # refuses reads and writes on it meanwhile, for longer the more secrets it holds.
+    client = raft_server.client()
+    mount = f"kv-{uid}"
+    client.sys.enable_secrets_engine("kv", path=mount, options={"version": "1"})
+    with ThreadPoolExecutor(16) as pool:
+        written = pool.map(
+            lambda n: client.secrets.kv.v1.create_or_update_secret(f"old/{n}", {"n": n}, mount_point=mount),
+            range(2000),
+        )
+        assert len(list(written)) == 2000
+    client.sys.tune_mount_configuration(mount, options={"version": "2"})
+    with pytest.raises(VaultError, match="Upgrading from non-versioned to versioned data"):
+        client.secrets.kv.v2.create_or_update_secret("probe", {"a": "b"}, mount_point=mount)
+
+    declared = {"path": mount, "type": "kv", "options": {"version": "2"}}
+    secret = {"mount": mount, "path": "app", "data": {"user": "app"}}
+    run = seed(raft_server, wait_timeout=300, mounts=[declared], secrets=[secret])
+    assert not run.failed, run.output
+    assert run.result["secrets"]["created"] == [f"{mount}/app"]
+    assert client.secrets.kv.v2.read_secret_version("app", mount_point=mount)["data"]["data"] == {"user": "app"}
