@@ -602,7 +602,7 @@ def seed(module):
     request = parse_request(params, task_no_log=module.no_log)
     verify = params["ca_cert"] if params["ca_cert"] and params["validate_certs"] else params["validate_certs"]
     vault = Vault(params["url"], params["token"], verify, params["timeout"], params["wait_timeout"])
-    vault.wait_until_active(params["wait_timeout"])
+    vault.wait_until_active()
     vault.check_token()
     plan = build_plan(vault, request, module.check_mode)
     if not module.check_mode:

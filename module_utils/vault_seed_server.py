@@ -95,9 +95,10 @@ class Vault:
         status = 200 if isinstance(response, dict) else response.status_code
         return HEALTH_STATES.get(status, f"answering HTTP {status} on /v1/sys/health")
 
-    def wait_until_active(self, wait_timeout):
-        """Poll the health endpoint until the node is active: it may be starting, sealed or on standby."""
-        deadline = time.monotonic() + wait_timeout
+    def wait_until_active(self):
+        """Poll the health endpoint, for up to wait_timeout seconds, until the node is active: it
+        may be starting, sealed or on standby."""
+        deadline = time.monotonic() + self.wait_timeout
         while True:
             detail = ""
             try:
@@ -112,7 +113,7 @@ class Vault:
                 raise SeedError(f"Vault at {self.url} is not initialized: initialize and unseal it first")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise SeedError(f"Vault at {self.url} is still {state} after waiting {wait_timeout}s{detail}")
+                raise SeedError(f"Vault at {self.url} is still {state} after waiting {self.wait_timeout}s{detail}")
             time.sleep(min(HEALTH_POLL_SECONDS, remaining))
 
     def check_token(self):
