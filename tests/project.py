@@ -44,6 +44,17 @@ class PlaybookRun:
     def changed(self, host="localhost"):
         return self.recap[host]["changed"]
 
+    def changed_tasks(self, host="localhost"):
+        """The names of the tasks that reported a change on the host, for a failed assertion to
+        name them."""
+        names, task = [], None
+        for line in self.output.splitlines():
+            if line.startswith("TASK ["):
+                task = line[len("TASK [") :].rsplit("]", 1)[0]
+            elif line.startswith((f"changed: [{host}]", f"changed: [{host} ->")) and task not in names:
+                names.append(task)
+        return names
+
     def tasks(self, host="localhost"):
         """Tasks the host went through: run or skipped."""
         return self.recap[host]["ok"] + self.recap[host]["skipped"]

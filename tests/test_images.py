@@ -16,7 +16,7 @@ def test_an_unchanged_recipe_builds_nothing_and_a_changed_one_builds_a_new_tag(p
 
     unchanged = playbook("images.yml", *only_redis)
     assert unchanged.rc == 0, unchanged.output[-3000:]
-    assert unchanged.changed() == 0
+    assert unchanged.changed() == 0, unchanged.changed_tasks()
 
     with (images / "redis" / "Dockerfile").open("a") as dockerfile:
         dockerfile.write("LABEL org.auterity.test=changed-recipe\n")
@@ -34,6 +34,6 @@ def test_an_unchanged_recipe_builds_nothing_and_a_changed_one_builds_a_new_tag(p
         assert json.loads(labels)["org.auterity.test"] == "changed-recipe"
 
         again = playbook("images.yml", *only_redis)
-        assert again.changed() == 0
+        assert again.changed() == 0, again.changed_tasks()
     finally:
         subprocess.run(["docker", "image", "rm", new_tag], capture_output=True, check=False)

@@ -53,7 +53,7 @@ def test_site_deploys_healthy_services_without_printing_a_secret(playbook):
 def test_second_site_run_changes_nothing(playbook):
     run = playbook("site.yml")
     assert run.rc == 0, run.output[-3000:]
-    assert run.changed() == 0
+    assert run.changed() == 0, run.changed_tasks()
 
 
 def test_credentials_are_private(playbook):

@@ -28,7 +28,7 @@ def test_bad_variable_fails_before_any_change(playbook, extra_var, named):
     run = playbook("site.yml", "-e", extra_var)
     assert run.rc != 0
     assert named in run.output
-    assert run.changed() == 0
+    assert run.changed() == 0, run.changed_tasks()
     # The first play validates every role; the play that changes hosts never starts.
     assert "PLAY [Deploy]" not in run.output
 
@@ -44,5 +44,5 @@ def test_bad_application_database_entry_is_named(playbook):
     run = playbook("postgres.yml", "-e", '{"postgres_app_databases": [{"name": "Bad-Name", "user": "x"}]}')
     assert run.rc != 0
     assert "postgres_app_databases" in run.output
-    assert run.changed() == 0
+    assert run.changed() == 0, run.changed_tasks()
     assert "PLAY [Deploy]" not in run.output

@@ -1,14 +1,16 @@
-"""The vault role's opt-in modes, each deployed on this machine beside the main stack (own
-container name, network, ports, directories and credentials): dev mode, ansible-vault
-encrypted keys, and revoking the root token after the first seeding."""
+"""The vault role's opt-in modes, each deployed on this machine as a stack of its own beside
+the main one: dev mode, ansible-vault encrypted keys, and revoking the root token after the
+first seeding."""
 
 import json
+import pathlib
 import shutil
 import subprocess
 import urllib.error
 import urllib.request
 
 import pytest
+from project import role_default
 
 
 def api(port, path, token=None):
@@ -24,28 +26,28 @@ def api(port, path, token=None):
 
 @pytest.fixture
 def isolated_vault(tmp_path):
-    """Extra vars that keep a Vault deployment apart from the stack's own, removed afterwards."""
+    """Extra vars that make a Vault deployment a stack of its own beside the main one, removed
+    afterwards: its own stack name (so its own network, labels and local fact file), base
+    directory, container name, ports and credentials. Only the built images are shared. The
+    localhost tests destroy the main stack while these run, which removes its network, its
+    base directory and its fact file."""
     name = f"vault-option-{tmp_path.name[-8:].lower().replace('_', '-')}"
     port = 28300 + sum(map(ord, name)) % 500
-    base = tmp_path / "base"
-    # A network of its own too: the stack's is removed when the stack is destroyed, which the
-    # localhost tests do while these run.
     extra = {
-        "stack_network_name": name,
+        "stack_name": name,
+        "stack_build_namespace": role_default("stack", "stack_name"),
+        "stack_base_dir": str(tmp_path / "base"),
+        "stack_credentials_dir": str(tmp_path / "credentials"),
+        "stack_publish_address": "127.0.0.1",
         "vault_container_name": name,
         "vault_port": port,
         "vault_cluster_port": port + 1000,
-        "vault_config_dir": str(base / "vault"),
-        "vault_data_dir": str(base / "vault" / "data"),
-        "vault_audit_dir": str(base / "vault" / "audit"),
-        "vault_backend_env_file": str(base / "backend" / "vault-approle.env"),
-        "stack_credentials_dir": str(tmp_path / "credentials"),
-        "stack_publish_address": "127.0.0.1",
     }
     yield extra, tmp_path
     subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
     subprocess.run(["docker", "network", "rm", name], capture_output=True, check=False)
-    shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(tmp_path / "base", ignore_errors=True)
+    pathlib.Path(f"/etc/ansible/facts.d/{name}.fact").unlink(missing_ok=True)
 
 
 def run_vault(playbook, extra, *args):
@@ -64,7 +66,7 @@ def test_dev_mode_warns_uses_the_given_token_and_seeds(playbook, isolated_vault)
     assert sorted(body["data"]["data"]) == ["anthropic", "github", "openai"]
     assert all(len(value) == 48 for value in body["data"]["data"].values())
     again = run_vault(playbook, extra)
-    assert again.changed() == 0
+    assert again.changed() == 0, again.changed_tasks()
 
 
 def test_keys_encrypted_with_ansible_vault_unseal_after_a_restart_off_its_network(playbook, isolated_vault):
@@ -105,4 +107,4 @@ def test_root_token_is_revoked_after_the_first_seeding(playbook, isolated_vault)
     again = run_vault(playbook, extra)
     assert again.rc == 0, again.output[-3000:]
     assert "Seeding skipped on this run" in again.output
-    assert again.changed() == 0
+    assert again.changed() == 0, again.changed_tasks()
