@@ -49,8 +49,8 @@ class PlaybookRun:
         name them."""
         names, task = [], None
         for line in self.output.splitlines():
-            if line.startswith("TASK ["):
-                task = line[len("TASK [") :].rsplit("]", 1)[0]
+            if line.startswith(("TASK [", "RUNNING HANDLER [")):
+                task = line.split("[", 1)[1].rsplit("]", 1)[0]
             elif line.startswith((f"changed: [{host}]", f"changed: [{host} ->")) and task not in names:
                 names.append(task)
         return names

@@ -37,6 +37,7 @@ def isolated_vault(tmp_path):
         "stack_name": name,
         "stack_build_namespace": role_default("stack", "stack_name"),
         "stack_base_dir": str(tmp_path / "base"),
+        "stack_build_dir": str(tmp_path / "build"),
         "stack_credentials_dir": str(tmp_path / "credentials"),
         "stack_publish_address": "127.0.0.1",
         "vault_container_name": name,
