@@ -60,9 +60,10 @@ class PlaybookRun:
         return self.recap[host]["ok"] + self.recap[host]["skipped"]
 
 
-def run_playbook(name, *args, inventory="inventory/local", timeout=1800):
-    """playbooks/<name> with the given arguments; never raises on a failed run."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+def run_playbook(name, *args, inventory="inventory/local", timeout=1800, env=None):
+    """playbooks/<name> with the given arguments (and environment variables added to this
+    process's); never raises on a failed run."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **(env or {}))
     started = time.monotonic()
     completed = subprocess.run(
         [ANSIBLE_PLAYBOOK, "-i", inventory, f"playbooks/{name}", *args],

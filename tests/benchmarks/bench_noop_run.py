@@ -11,7 +11,6 @@ and no service adding more than 3 s. Deploys the stack first when it is not up (
 not timed)."""
 
 import json
-import os
 import pathlib
 import re
 import sys
@@ -31,12 +30,9 @@ SERVICE_START = re.compile(r"^(?:Inputs of|Deploy) (\w+)$")
 
 
 def run(playbook, *args, profile=False):
-    if profile:
-        os.environ["ANSIBLE_CALLBACKS_ENABLED"] = "ansible.posix.profile_tasks"
-    try:
-        done = run_playbook(playbook, *args)
-    finally:
-        os.environ.pop("ANSIBLE_CALLBACKS_ENABLED", None)
+    done = run_playbook(
+        playbook, *args, env={"ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks"} if profile else None
+    )
     if done.rc != 0 or not done.recap:
         sys.exit(f"{playbook} failed:\n{done.output[-3000:]}")
     return done
@@ -49,13 +45,13 @@ def seconds_by_service(output):
         task["name"] for play in yaml.safe_load((ROOT / "playbooks/site.yml").read_text()) for task in play["tasks"]
     } | {"Gathering Facts"}
     lines = output.splitlines()
-    totals, owner, previous = {}, "shared", None
+    totals, owner, previous = {}, "shared", "shared"
     for index, line in enumerate(lines):
         if not line.startswith("TASK ["):
             continue
         name = line[len("TASK [") :].rsplit("]", 1)[0]
         timing = DURATION.search(lines[index + 1]) if index + 1 < len(lines) else None
-        if timing and previous:
+        if timing:
             hours, minutes, secs = timing.groups()
             totals[previous] = totals.get(previous, 0.0) + int(hours) * 3600 + int(minutes) * 60 + float(secs)
         started = SERVICE_START.match(name)
