@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The host side of the stack's service step (the stack_service action plugin): what a
+service's directories, files and container look like, in one call; writing the directories
+and files that differ; waiting for the container's own healthcheck."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: stack_service_host
+short_description: Read, write and wait for one stack service's directories, files and container
+description:
+  - The host side of the C(stack_service) action plugin of the stack role, which renders
+    everything on the controller and calls this module once to read the host (O(state=query)),
+    once to write what differs (O(state=present)) and once to wait for the container
+    (O(wait_healthy)).
+  - Talks to Docker Engine through its UNIX socket with the Python standard library only.
+options:
+  state:
+    description:
+      - V(query) reads each path (type, mode, owner, group, sha256 of files) and the container.
+      - V(present) makes each directory and writes each file given with content, through a
+        staged copy that O(files[].validate) checks first.
+    type: str
+    choices: [query, present]
+    default: query
+  directories:
+    description: Directories of the service.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      path: {description: Absolute path., type: path, required: true}
+      mode: {description: Octal mode., type: str, required: true}
+      owner: {description: Numeric uid., type: int, required: true}
+      group: {description: Numeric gid., type: int, required: true}
+  files:
+    description: Files of the service.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      dest: {description: Absolute path., type: path, required: true}
+      mode: {description: Octal mode., type: str, required: true}
+      owner: {description: Numeric uid., type: int, required: true}
+      group: {description: Numeric gid., type: int, required: true}
+      content_base64:
+        description: The content to write (O(state=present)); never logged.
+        type: str
+      validate:
+        description: Command that checks the staged file before it replaces O(files[].dest); C(%s) is its path.
+        type: str
+      return_content:
+        description: With O(state=query), return the file's current text (for a diff; never set for a secret).
+        type: bool
+        default: false
+  container:
+    description: Name of the service's container to inspect; empty for none.
+    type: str
+    default: ""
+  docker_socket:
+    description: Docker Engine's UNIX socket.
+    type: path
+    default: /var/run/docker.sock
+  wait_healthy:
+    description: Seconds to wait for O(container) to report healthy (0 does not wait).
+    type: int
+    default: 0
+author: Auterity
+"""
+
+EXAMPLES = r"""
+- name: What the host has of Redis
+  stack_service_host:
+    directories: [{path: /opt/auterity/redis, mode: "0750", owner: 999, group: 999}]
+    files: [{dest: /opt/auterity/redis/redis.conf, mode: "0600", owner: 999, group: 999}]
+    container: redis
+"""
+
+RETURN = r"""
+paths:
+  description: Per path, what is there (O(state=query)).
+  returned: always
+  type: dict
+container:
+  description: The container (exists, running, health, config hash label, networks, image id).
+  returned: when O(container) is set
+  type: dict
+written:
+  description: Paths created or rewritten, or whose mode or owner was set (O(state=present)).
+  returned: always
+  type: list
+"""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import socket
+import stat
+import tempfile
+import time
+import urllib.parse
+
+from ansible.module_utils.basic import AnsibleModule
+
+CONFIG_HASH_LABEL = "org.auterity.config-hash"
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP to Docker Engine over its UNIX socket."""
+
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+def inspect_container(socket_path, name):
+    """The parts of `docker inspect` that decide whether a container is current."""
+    connection = UnixHTTPConnection(socket_path)
+    try:
+        connection.request("GET", f"/containers/{urllib.parse.quote(name)}/json")
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status == 404:
+        return {"exists": False}
+    if response.status != 200:
+        raise RuntimeError(f"Docker Engine answered {response.status} for container {name}: {body[:300]!r}")
+    data = json.loads(body)
+    state = data.get("State") or {}
+    health = state.get("Health") or {}
+    log = health.get("Log") or []
+    return {
+        "exists": True,
+        "running": bool(state.get("Running")),
+        "status": state.get("Status", ""),
+        "exit_code": state.get("ExitCode"),
+        "health": health.get("Status", ""),
+        "health_output": (log[-1].get("Output", "") if log else "")[-400:],
+        "config_hash": ((data.get("Config") or {}).get("Labels") or {}).get(CONFIG_HASH_LABEL, ""),
+        "networks": sorted(((data.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
+        "image_id": data.get("Image", ""),
+        "started_at": state.get("StartedAt", ""),
+    }
+
+
+def sha256_of(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe(path, is_file, with_content):
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return {"exists": False}
+    entry = {
+        "exists": True,
+        "type": "directory" if stat.S_ISDIR(info.st_mode) else "file" if stat.S_ISREG(info.st_mode) else "other",
+        "mode": "%04o" % stat.S_IMODE(info.st_mode),
+        "uid": info.st_uid,
+        "gid": info.st_gid,
+    }
+    if is_file and entry["type"] == "file":
+        entry["sha256"] = sha256_of(path)
+        if with_content and info.st_size <= 256 * 1024:
+            with open(path, "rb") as handle:
+                entry["content"] = handle.read().decode("utf-8", errors="replace")
+    return entry
+
+
+def set_attributes(path, mode, owner, group):
+    """Mode and owner as asked; True when either changed."""
+    info = os.lstat(path)
+    changed = False
+    if (info.st_uid, info.st_gid) != (owner, group):
+        os.chown(path, owner, group)
+        changed = True
+    if stat.S_IMODE(info.st_mode) != int(mode, 8):
+        os.chmod(path, int(mode, 8))
+        changed = True
+    return changed
+
+
+def write_file(module, entry):
+    """Stage the content beside its destination, check it, then move it into place."""
+    dest = entry["dest"]
+    content = base64.b64decode(entry["content_base64"])
+    directory = os.path.dirname(dest)
+    if os.path.exists(dest) and os.path.isfile(dest) and sha256_of(dest) == hashlib.sha256(content).hexdigest():
+        return set_attributes(dest, entry["mode"], entry["owner"], entry["group"])
+    handle, staged = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", dir=directory)
+    try:
+        with os.fdopen(handle, "wb") as output:
+            output.write(content)
+        os.chown(staged, entry["owner"], entry["group"])
+        os.chmod(staged, int(entry["mode"], 8))
+        if entry.get("validate"):
+            if "%s" not in entry["validate"]:
+                module.fail_json(msg=f"The check of {dest} must name the staged file as %s: {entry['validate']}")
+            rc, out, err = module.run_command(entry["validate"] % staged, use_unsafe_shell=True)
+            if rc != 0:
+                module.fail_json(
+                    msg=f"{dest} was not written: its check failed (exit {rc}), and the file in place was left as it was.",
+                    validate_stdout=out[-2000:],
+                    validate_stderr=err[-2000:],
+                )
+        os.replace(staged, dest)
+        staged = None
+    finally:
+        if staged and os.path.exists(staged):
+            os.unlink(staged)
+    return True
+
+
+def wait_healthy(module, socket_path, name, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = inspect_container(socket_path, name)
+        if found.get("health") == "healthy":
+            return found
+        # A container that has stopped will not become healthy: say so at once.
+        if not found.get("exists") or found.get("status") in ("exited", "dead"):
+            break
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    module.fail_json(
+        msg=(
+            f"Container {name} did not report healthy within {timeout} s (state "
+            f"{found.get('status', 'missing')}, health {found.get('health') or 'none'}, exit code "
+            f"{found.get('exit_code')}). Its last healthcheck said: {found.get('health_output', '').strip() or 'nothing'}. "
+            f"See `docker logs {name}`."
+        ),
+        container=found,
+    )
+
+
+def main():
+    path_options = {
+        "mode": {"type": "str", "required": True},
+        "owner": {"type": "int", "required": True},
+        "group": {"type": "int", "required": True},
+    }
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "choices": ["query", "present"], "default": "query"},
+            "directories": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {"path": {"type": "path", "required": True}, **path_options},
+            },
+            "files": {
+                "type": "list",
+                "elements": "dict",
+                "default": [],
+                "options": {
+                    "dest": {"type": "path", "required": True},
+                    **path_options,
+                    "content_base64": {"type": "str", "no_log": True},
+                    "validate": {"type": "str"},
+                    "return_content": {"type": "bool", "default": False},
+                },
+            },
+            "container": {"type": "str", "default": ""},
+            "docker_socket": {"type": "path", "default": "/var/run/docker.sock"},
+            "wait_healthy": {"type": "int", "default": 0},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    result = {"changed": False, "paths": {}, "written": []}
+
+    if params["state"] == "query":
+        for entry in params["directories"]:
+            result["paths"][entry["path"]] = describe(entry["path"], False, False)
+        for entry in params["files"]:
+            result["paths"][entry["dest"]] = describe(entry["dest"], True, entry["return_content"])
+    elif not module.check_mode:
+        for entry in params["directories"]:
+            path = entry["path"]
+            if not os.path.isdir(path):
+                os.makedirs(path, exist_ok=True)
+                result["written"].append(path)
+            if set_attributes(path, entry["mode"], entry["owner"], entry["group"]) and path not in result["written"]:
+                result["written"].append(path)
+        for entry in params["files"]:
+            if entry.get("content_base64") is None:
+                module.fail_json(msg=f"No content given for {entry['dest']}.")
+            if write_file(module, entry):
+                result["written"].append(entry["dest"])
+        result["changed"] = bool(result["written"])
+
+    if params["container"]:
+        try:
+            if params["wait_healthy"] > 0 and not module.check_mode:
+                result["container"] = wait_healthy(
+                    module, params["docker_socket"], params["container"], params["wait_healthy"]
+                )
+            else:
+                result["container"] = inspect_container(params["docker_socket"], params["container"])
+        except (OSError, RuntimeError, ValueError) as error:
+            module.fail_json(msg=f"Could not ask Docker Engine about container {params['container']}: {error}")
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
