@@ -26,11 +26,11 @@ import hashlib
 import json
 import os
 
+from ansible._internal._templating import _template_vars
 from ansible.errors import AnsibleActionFail, AnsibleError
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
-from ansible._internal._templating import _template_vars
 
 HOST_MODULE = "stack_service_host"
 CONTAINER_MODULE = "community.docker.docker_container"
@@ -114,6 +114,15 @@ def path_differences(expected, found):
     return differences
 
 
+def secret_env_names(settings):
+    return (settings.get("secret_env") or {}).values()
+
+
+def private_files(settings):
+    """Files that hold a secret: no content and no diff in any output."""
+    return {entry["dest"] for entry in settings.get("files") or [] if entry.get("private") or entry.get("secret")}
+
+
 def reloadable_files(settings):
     return [entry["dest"] for entry in settings.get("files") or [] if entry.get("reload")]
 
@@ -128,7 +137,10 @@ def config_hash(settings, file_sums, secret_values, image_id, stack):
         sorted((path, digest) for path, digest in file_sums.items() if path not in reloadable),
         container_settings,
         [str(value) for value in settings.get("config_inputs") or []],
-        [hashlib.sha256(to_bytes(secret_values[name])).hexdigest() for name in sorted((settings.get("secret_env") or {}).values())],
+        [
+            hashlib.sha256(to_bytes(secret_values[name])).hexdigest()
+            for name in sorted((settings.get("secret_env") or {}).values())
+        ],
         stack["name"],
         stack["network"],
         stack["log_options"],
@@ -166,7 +178,9 @@ def container_arguments(settings, image, secret_values, wanted_hash, stack):
         "memory": settings["memory"],
         "networks": [{"name": stack["network"]}],
         "network_mode": stack["network"],
-        "published_ports": [f"{settings['bind_address']}:{port['port']}:{port['port']}" for port in settings.get("ports") or []],
+        "published_ports": [
+            f"{settings['bind_address']}:{port['port']}:{port['port']}" for port in settings.get("ports") or []
+        ],
         "volumes": list(settings.get("volumes") or []),
         "healthcheck": settings["healthcheck"],
         "log_driver": "json-file",
@@ -213,22 +227,24 @@ class ActionModule(ActionBase):
         if variable not in task_vars:
             raise AnsibleActionFail(f"No variable {variable} holds the service's dict.")
         try:
-            return self._run(result, task_vars, variable, step)
+            return self._step(result, task_vars, variable, step)
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
 
-    # Rendering --------------------------------------------------------------------------------
+    # Rendering ----------------------------------------------------------------------------------
 
-    def _expression(self, templar, expression):
-        return templar.template(trust_as_template("{{ " + expression + " }}"))
+    def _expression(self, variables, expression):
+        templar = self._templar.copy_with_new_env(available_variables=variables)
+        return _plain(templar.template(trust_as_template("{{ " + expression + " }}")))
 
-    def _render_template(self, templar_vars, source_name, dest):
+    def _render_template(self, variables, source_name, dest):
+        """A role's template as the template module renders it."""
         source = self._find_needle("templates", source_name)
         data = trust_as_template(self._loader.get_text_file_contents(source))
-        searchpath = list(templar_vars.get("ansible_search_path", [])) + [self._loader._basedir, os.path.dirname(source)]
-        searchpath = [path for base in searchpath for path in (os.path.join(base, "templates"), base)]
+        bases = [*variables.get("ansible_search_path", []), self._loader._basedir, os.path.dirname(source)]
+        searchpath = [path for base in bases for path in (os.path.join(base, "templates"), base)]
         # As the template module has them: ansible_managed, template_path and the like.
-        variables = dict(templar_vars)
+        variables = dict(variables)
         variables.update(
             _template_vars.generate_ansible_template_vars(
                 path=source_name,
@@ -245,21 +261,20 @@ class ActionModule(ActionBase):
         )
         return to_bytes(rendered if rendered is not None else "")
 
-    def _secrets(self, task_vars, names):
-        """The named secrets, as secrets.yml generated or read them (a task that logs nothing:
-        facts returned from here would be shown with -v)."""
-        secrets = dict(task_vars.get("stack_secrets") or {})
-        missing = [name for name in names if name not in secrets]
-        if missing:
-            raise AnsibleActionFail(f"Secrets not generated before the service step: {', '.join(missing)}")
-        return secrets
+    def _read_source(self, src):
+        try:
+            path = self._find_needle("files", src)
+        except AnsibleError as error:
+            raise AnsibleActionFail(f"File {src} to copy was not found: {error}") from error
+        with open(path, "rb") as handle:
+            return handle.read()
 
-    def _file_contents(self, templar_vars, settings, secrets):
+    def _file_contents(self, variables, settings, secrets):
         """dest -> bytes of every file entry; a binary that names its checksum is read only when written."""
         contents = {}
         for entry in settings.get("files") or []:
             if entry.get("template"):
-                contents[entry["dest"]] = self._render_template(templar_vars, entry["template"], entry["dest"])
+                contents[entry["dest"]] = self._render_template(variables, entry["template"], entry["dest"])
             elif entry.get("secret"):
                 contents[entry["dest"]] = to_bytes(secrets[entry["secret"]])
             elif entry.get("src"):
@@ -268,204 +283,207 @@ class ActionModule(ActionBase):
                 contents[entry["dest"]] = to_bytes(entry.get("content") or "")
         return contents
 
-    def _read_source(self, src):
-        try:
-            path = self._find_needle("files", src)
-        except AnsibleError as error:
-            raise AnsibleActionFail(f"File {src} to copy was not found: {error}")
-        with open(path, "rb") as handle:
-            return handle.read()
-
     # Host calls ---------------------------------------------------------------------------------
 
-    def _host(self, task_vars, arguments, secret=False):
-        """One call of the host module; a call that carries secrets logs nothing."""
+    def _call(self, task_vars, module, arguments, secret=False):
+        """One module call on the host; a call that carries secrets is not logged there."""
         saved = self._task.no_log
         self._task.no_log = saved or secret
         try:
-            answer = self._execute_module(module_name=HOST_MODULE, module_args=arguments, task_vars=task_vars)
+            return self._execute_module(module_name=module, module_args=arguments, task_vars=task_vars)
         finally:
             self._task.no_log = saved
+
+    def _host(self, task_vars, arguments, secret=False):
+        answer = self._call(task_vars, HOST_MODULE, arguments, secret)
         if answer.get("failed"):
-            raise AnsibleActionFail(answer.get("msg", "stack_service_host failed"), result=_without_invocation(answer))
+            details = {key: value for key, value in answer.items() if key not in ("invocation", "msg")}
+            raise AnsibleActionFail(answer.get("msg", f"{HOST_MODULE} failed"), result=details)
         return answer
 
     # The step -----------------------------------------------------------------------------------
 
-    def _run(self, result, task_vars, variable, step):
-        templar = self._templar.copy_with_new_env(available_variables=task_vars)
-        name = self._expression(templar, f"{variable}.name")
-        enabled = _bool(self._expression(templar, f"{variable}.enabled"))
-        engine_ready = _bool(task_vars.get("stack_engine_ready", True))
-        images = dict(task_vars.get("stack_service_images") or {})
-        image = images.get(name, "") if enabled and engine_ready else ""
-        image_id = (task_vars.get("stack_service_image_ids") or {}).get(name, "")
-        secret_names = list(self._expression(templar, f"{variable}.secrets | default([])") or []) if enabled else []
-        secrets = self._secrets(task_vars, secret_names)
+    def _step(self, result, task_vars, variable, step):
+        name = self._expression(task_vars, f"{variable}.name")
+        enabled = _bool(self._expression(task_vars, f"{variable}.enabled"))
+        deployable = enabled and _bool(task_vars.get("stack_engine_ready", True))
+        image = (task_vars.get("stack_service_images") or {}).get(name, "") if deployable else ""
+        secrets = dict(task_vars.get("stack_secrets") or {})
+        result.update(name=name, image=image, changed=False, current=False, deployed=False, changed_files=[])
+        result["reasons"] = []
 
         facts = {}
-        if enabled and engine_ready:
+        if deployable:
+            self._require_secrets(task_vars, variable, secrets)
             # Whether this run skipped it (no image), for the services that read it later in the
             # run (Prometheus, the gateway, Grafana leave it out).
             clients = dict(task_vars.get("stack_clients") or {})
             clients[name] = dict(clients.get(name) or {}, skipped=image == "")
             facts["stack_clients"] = clients
-        result.update(name=name, image=image, changed=False, current=False, deployed=False, changed_files=[], reasons=[])
-
-        # The dict, rendered once with the image this run supplied and the secrets it holds; a
-        # service that is not deployed renders only its summary's keys.
-        templar_vars = dict(task_vars)
-        templar_vars.update(stack_service_image=image, stack_secrets=secrets)
-        if enabled and engine_ready:
-            settings = _plain(self._templar.copy_with_new_env(available_variables=templar_vars).template(task_vars[variable]))
+            # The dict, rendered once with the image this run supplied and the secrets it holds.
+            variables = dict(task_vars, stack_service_image=image, stack_secrets=secrets)
+            settings = _plain(
+                self._templar.copy_with_new_env(available_variables=variables).template(task_vars[variable])
+            )
+            self._converge(result, task_vars, variables, settings, step)
         else:
-            settings = {key: _plain(self._expression(templar, f"{variable}.{key}")) for key in ("name", "container", "address")}
+            # A service that is not deployed renders only its summary's keys.
+            settings = {
+                key: self._expression(task_vars, f"{variable}.{key}") for key in ("name", "container", "address")
+            }
 
-        status = ""
-        if not enabled:
-            status = "disabled"
-        elif not engine_ready:
-            status = "not deployed: no engine yet"
-        elif name in (task_vars.get("stack_missing_images") or {}):
-            status = f"SKIPPED: no image (mirror {task_vars['stack_missing_images'][name]})"
-
-        if enabled and engine_ready:
-            self._converge(result, task_vars, templar_vars, settings, secrets, image, image_id, step)
-
-        deployed = bool(enabled and engine_ready and image and result["deployed"])
-        facts["stack_deployed"] = dict(task_vars.get("stack_deployed") or {}, **{name: deployed})
+        result["deployed"] = bool(image and result["deployed"])
+        facts["stack_deployed"] = dict(task_vars.get("stack_deployed") or {}, **{name: result["deployed"]})
         facts["stack_service_is_current"] = result["current"]
         facts["stack_service_changed_files"] = result["changed_files"]
-        facts["stack_service_state"] = {"name": name, "container": result.get("container") or {}, "current": result["current"]}
+        facts["stack_service_state"] = {
+            "name": name,
+            "current": result["current"],
+            "container": result.get("container", {}),
+        }
         if step == "deploy":
-            summary = [row for row in task_vars.get("stack_summary") or [] if row.get("name") != name]
-            facts["stack_summary"] = summary + [summary_row(settings, status)]
-        result["deployed"] = deployed
+            rows = [row for row in task_vars.get("stack_summary") or [] if row.get("name") != name]
+            facts["stack_summary"] = [*rows, summary_row(settings, self._status(task_vars, name, enabled))]
         result["ansible_facts"] = facts
         return result
 
-    def _converge(self, result, task_vars, templar_vars, settings, secrets, image, image_id, step):
-        templar = self._templar.copy_with_new_env(available_variables=task_vars)
-        stack = {
-            "name": self._expression(templar, "stack_name"),
-            "network": self._expression(templar, "stack_network_name"),
-            "log_options": _plain(self._expression(templar, "stack_container_log_options | combine(stack_container_log_attributes)")),
-        }
-        contents = self._file_contents(templar_vars, settings, secrets)
-        file_sums = {entry["dest"]: file_checksum(entry, contents[entry["dest"]] or b"") for entry in settings.get("files") or []}
-        wanted_hash = config_hash(settings, file_sums, secrets, image_id, stack)
-        expected = expected_paths(settings, file_sums)
-        private = {entry["dest"] for entry in settings.get("files") or [] if entry.get("private") or entry.get("secret")}
+    def _require_secrets(self, task_vars, variable, secrets):
+        """secrets.yml generated or read them before (a task that logs nothing: facts returned
+        from here would be shown with -v)."""
+        names = self._expression(task_vars, f"{variable}.secrets | default([])") or []
+        missing = [secret for secret in names if secret not in secrets]
+        if missing:
+            raise AnsibleActionFail(f"Secrets not generated before the service step: {', '.join(missing)}")
 
-        # The containers as this run found them (the stack role's host step): one found healthy
-        # under this hash needs no question to the engine.
-        found_container = (task_vars.get("stack_host_containers") or {}).get(settings["container"], {})
+    @staticmethod
+    def _status(task_vars, name, enabled):
+        if not enabled:
+            return "disabled"
+        if not _bool(task_vars.get("stack_engine_ready", True)):
+            return "not deployed: no engine yet"
+        missing = task_vars.get("stack_missing_images") or {}
+        return f"SKIPPED: no image (mirror {missing[name]})" if name in missing else ""
+
+    def _wanted(self, task_vars, variables, settings):
+        """Everything the service should be, rendered here: file contents and sums, paths, hash."""
+        stack = {
+            "name": self._expression(task_vars, "stack_name"),
+            "network": self._expression(task_vars, "stack_network_name"),
+            "log_options": self._expression(
+                task_vars, "stack_container_log_options | combine(stack_container_log_attributes)"
+            ),
+        }
+        contents = self._file_contents(variables, settings, variables["stack_secrets"])
+        sums = {
+            entry["dest"]: file_checksum(entry, contents[entry["dest"]] or b"") for entry in settings.get("files") or []
+        }
+        image_id = (task_vars.get("stack_service_image_ids") or {}).get(settings["name"], "")
+        return {
+            "stack": stack,
+            "contents": contents,
+            "paths": expected_paths(settings, sums),
+            "hash": config_hash(settings, sums, variables["stack_secrets"], image_id, stack),
+            "private": private_files(settings),
+        }
+
+    def _read_host(self, task_vars, settings, wanted, image):
+        """Paths and container as they are, in one call. A container the run found healthy under
+        this hash (the stack role's host step) is not asked about again."""
+        found = (task_vars.get("stack_host_containers") or {}).get(settings["container"], {})
         known_current = (
             bool(image)
             and not self._task.check_mode
-            and found_container.get("healthy")
-            and found_container.get("config_hash") == wanted_hash
-            and stack["network"] in (found_container.get("networks") or [])
+            and found.get("healthy")
+            and found.get("config_hash") == wanted["hash"]
+            and wanted["stack"]["network"] in (found.get("networks") or [])
         )
-        query = {
-            "state": "query",
-            "directories": [
-                {"path": path, "mode": want["mode"], "owner": want["uid"], "group": want["gid"]}
-                for path, want in expected.items()
-                if want["type"] == "directory"
-            ],
-            "files": [
-                {
-                    "dest": path,
-                    "mode": want["mode"],
-                    "owner": want["uid"],
-                    "group": want["gid"],
-                    "return_content": bool(self._task.diff and path not in private),
-                }
-                for path, want in expected.items()
-                if want["type"] == "file"
-            ],
-            "container": "" if (known_current or not image) else settings["container"],
-        }
-        found = self._host(task_vars, query)
-        container = found.get("container") or {
-            "exists": True,
-            "running": True,
-            "health": "healthy",
-            "config_hash": found_container.get("config_hash", ""),
-            "networks": found_container.get("networks", []),
-        }
-        if not image:
-            container = {}
-        differences = path_differences(expected, found.get("paths") or {})
+        query = {"state": "query", "directories": [], "files": []}
+        for path, want in wanted["paths"].items():
+            entry = {"mode": want["mode"], "owner": want["uid"], "group": want["gid"]}
+            if want["type"] == "directory":
+                query["directories"].append(dict(entry, path=path))
+            else:
+                with_content = bool(self._task.diff and path not in wanted["private"])
+                query["files"].append(dict(entry, dest=path, return_content=with_content))
+        query["container"] = settings["container"] if image and not known_current else ""
+        answer = self._host(task_vars, query)
+        container = {}
+        if image:
+            container = answer.get("container") or {
+                "exists": True,
+                "running": True,
+                "health": "healthy",
+                "config_hash": found.get("config_hash", ""),
+                "networks": found.get("networks", []),
+            }
+        return query, answer.get("paths") or {}, container
+
+    def _converge(self, result, task_vars, variables, settings, step):
+        image = result["image"]
+        wanted = self._wanted(task_vars, variables, settings)
+        query, paths, container = self._read_host(task_vars, settings, wanted, image)
+        differences = path_differences(wanted["paths"], paths)
         reasons = [f"{path}: {', '.join(why)}" for path, why in differences.items()]
         if image:
-            reasons += container_reasons(container, wanted_hash, stack["network"])
-        result["container"] = container
-        result["reasons"] = reasons
-        if reasons:
-            result["msg"] = f"{settings['name']} is not current: {'; '.join(reasons)}"
-        result["current"] = not reasons
+            reasons += container_reasons(container, wanted["hash"], wanted["stack"]["network"])
+        result.update(container=container, reasons=reasons, current=not reasons)
         # Running already (a plan, a check run), or about to be after this deploy.
-        result["deployed"] = bool(image) and (step == "deploy" and not self._task.check_mode or container.get("running", False))
+        result["deployed"] = container.get("running", False) or (step == "deploy" and not self._task.check_mode)
         if not reasons or step == "plan":
             return
-
-        changed_files = [path for path in differences if path in file_sums]
+        result["msg"] = f"{settings['name']} is not current: {'; '.join(reasons)}"
         result["changed"] = True
-        result["changed_files"] = changed_files
+        result["changed_files"] = [path for path in differences if wanted["paths"][path]["type"] == "file"]
         if self._task.diff:
             result["diff"] = [
-                _file_diff(path, (found["paths"].get(path) or {}), contents[path], path in private)
-                for path in changed_files
-                if "content" in differences[path] or "missing" in differences[path]
+                _file_diff(path, paths.get(path) or {}, wanted["contents"][path], path in wanted["private"])
+                for path in result["changed_files"]
+                if {"content", "missing"} & set(differences[path])
             ]
         if self._task.check_mode:
             return
+        self._write(task_vars, settings, wanted, query, differences=differences, validate=bool(image))
+        if image:
+            result["container"] = self._container(task_vars, settings, wanted, container, image)
 
-        validate = image != ""
-        write = {
-            "state": "present",
-            "directories": query["directories"],
-            "files": [],
-        }
+    def _write(self, task_vars, settings, wanted, query, *, differences, validate):
+        """The directories, and the files that differ; each checked first by its own program
+        when the service has an image (a skipped service's files are written unchecked)."""
+        files = []
         for entry in settings.get("files") or []:
             path = entry["dest"]
             if path not in differences:
                 continue
-            content = contents[path] if contents[path] is not None else self._read_source(entry["src"])
-            want = expected[path]
-            item = {
-                "dest": path,
-                "mode": want["mode"],
-                "owner": want["uid"],
-                "group": want["gid"],
-                "content_base64": base64.b64encode(content).decode(),
-            }
+            content = wanted["contents"][path]
+            if content is None:
+                content = self._read_source(entry["src"])
+            want = wanted["paths"][path]
+            item = {"dest": path, "mode": want["mode"], "owner": want["uid"], "group": want["gid"]}
+            item["content_base64"] = base64.b64encode(content).decode()
             if validate and entry.get("validate"):
                 item["validate"] = entry["validate"]
-            write["files"].append(item)
-        self._host(task_vars, write, secret=True)
-        if not image:
-            return
+            files.append(item)
+        self._host(task_vars, {"state": "present", "directories": query["directories"], "files": files}, secret=True)
 
-        if container_reasons(container, wanted_hash, stack["network"]):
-            arguments = container_arguments(settings, image, secrets, wanted_hash, stack)
-            saved = self._task.no_log
-            self._task.no_log = saved or bool(settings.get("secret_env"))
-            try:
-                answer = self._execute_module(module_name=CONTAINER_MODULE, module_args=arguments, task_vars=task_vars)
-            finally:
-                self._task.no_log = saved
+    def _container(self, task_vars, settings, wanted, container, image):
+        """(Re)create the container when its hash, network or state asks for it, then wait for
+        its own healthcheck."""
+        if container_reasons(container, wanted["hash"], wanted["stack"]["network"]):
+            arguments = container_arguments(settings, image, wanted_secrets(task_vars), wanted["hash"], wanted["stack"])
+            hidden = bool(settings.get("secret_env"))
+            answer = self._call(task_vars, CONTAINER_MODULE, arguments, secret=hidden)
             if answer.get("failed"):
                 message = answer.get("msg", "unknown error")
-                if settings.get("secret_env"):
-                    message = "the container module failed (its arguments hold secrets, so its message is not shown)"
+                if hidden:
+                    message = "the container module failed; its arguments hold secrets, so its message is not shown"
                 raise AnsibleActionFail(f"Container {settings['container']} could not be created: {message}")
-        timeout = int(self._expression(templar, "stack_ready_timeout"))
+        timeout = int(self._expression(task_vars, "stack_ready_timeout"))
         ready = self._host(task_vars, {"state": "query", "container": settings["container"], "wait_healthy": timeout})
-        result["container"] = ready.get("container") or {}
-        result["deployed"] = True
+        return ready.get("container") or {}
+
+
+def wanted_secrets(task_vars):
+    return dict(task_vars.get("stack_secrets") or {})
 
 
 def _file_diff(path, found, content, private):
@@ -474,10 +492,6 @@ def _file_diff(path, found, content, private):
         return {"before_header": path, "after_header": path, "before": before, "after": HIDDEN}
     after = "(binary file)\n" if content is None else to_text(content, errors="replace")
     return {"before_header": path, "after_header": path, "before": found.get("content", ""), "after": after}
-
-
-def _without_invocation(answer):
-    return {key: value for key, value in answer.items() if key not in ("invocation", "_ansible_no_log")}
 
 
 def _bool(value):

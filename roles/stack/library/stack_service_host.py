@@ -168,7 +168,7 @@ def describe(path, is_file, with_content):
     entry = {
         "exists": True,
         "type": "directory" if stat.S_ISDIR(info.st_mode) else "file" if stat.S_ISREG(info.st_mode) else "other",
-        "mode": "%04o" % stat.S_IMODE(info.st_mode),
+        "mode": f"{stat.S_IMODE(info.st_mode):04o}",
         "uid": info.st_uid,
         "gid": info.st_gid,
     }
@@ -212,7 +212,7 @@ def write_file(module, entry):
             rc, out, err = module.run_command(entry["validate"] % staged, use_unsafe_shell=True)
             if rc != 0:
                 module.fail_json(
-                    msg=f"{dest} was not written: its check failed (exit {rc}), and the file in place was left as it was.",
+                    msg=f"{dest} was not written: its check failed (exit {rc}); the file in place is unchanged.",
                     validate_stdout=out[-2000:],
                     validate_stderr=err[-2000:],
                 )
@@ -222,6 +222,24 @@ def write_file(module, entry):
         if staged and os.path.exists(staged):
             os.unlink(staged)
     return True
+
+
+def write_all(module, directories, files):
+    """Make each directory and write each file; the paths that changed."""
+    written = []
+    for entry in directories:
+        path = entry["path"]
+        created = not os.path.isdir(path)
+        if created:
+            os.makedirs(path, exist_ok=True)
+        if set_attributes(path, entry["mode"], entry["owner"], entry["group"]) or created:
+            written.append(path)
+    for entry in files:
+        if entry.get("content_base64") is None:
+            module.fail_json(msg=f"No content given for {entry['dest']}.")
+        if write_file(module, entry):
+            written.append(entry["dest"])
+    return written
 
 
 def wait_healthy(module, socket_path, name, timeout):
@@ -240,7 +258,8 @@ def wait_healthy(module, socket_path, name, timeout):
         msg=(
             f"Container {name} did not report healthy within {timeout} s (state "
             f"{found.get('status', 'missing')}, health {found.get('health') or 'none'}, exit code "
-            f"{found.get('exit_code')}). Its last healthcheck said: {found.get('health_output', '').strip() or 'nothing'}. "
+            f"{found.get('exit_code')}). Its last healthcheck said: "
+            f"{found.get('health_output', '').strip() or 'nothing'}. "
             f"See `docker logs {name}`."
         ),
         container=found,
@@ -289,18 +308,7 @@ def main():
         for entry in params["files"]:
             result["paths"][entry["dest"]] = describe(entry["dest"], True, entry["return_content"])
     elif not module.check_mode:
-        for entry in params["directories"]:
-            path = entry["path"]
-            if not os.path.isdir(path):
-                os.makedirs(path, exist_ok=True)
-                result["written"].append(path)
-            if set_attributes(path, entry["mode"], entry["owner"], entry["group"]) and path not in result["written"]:
-                result["written"].append(path)
-        for entry in params["files"]:
-            if entry.get("content_base64") is None:
-                module.fail_json(msg=f"No content given for {entry['dest']}.")
-            if write_file(module, entry):
-                result["written"].append(entry["dest"])
+        result["written"] = write_all(module, params["directories"], params["files"])
         result["changed"] = bool(result["written"])
 
     if params["container"]:
