@@ -224,7 +224,7 @@ def test_the_container_arguments_carry_the_shared_options_and_the_secrets_enviro
 def test_a_secret_file_shows_no_content_in_a_diff():
     diff = engine._file_diff("/x/password", {"exists": True, "sha256": "1"}, b"new-secret", True)
     assert "new-secret" not in json.dumps(diff)
-    assert diff["after"] == engine.HIDDEN
+    assert (diff["before"], diff["after"]) == (engine.HIDDEN, engine.HIDDEN_CHANGED)
     shown = engine._file_diff("/x/conf", {"exists": True, "content": "a = 1\n"}, b"a = 2\n", False)
     assert (shown["before"], shown["after"]) == ("a = 1\n", "a = 2\n")
 

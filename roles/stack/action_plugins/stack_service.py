@@ -41,6 +41,7 @@ NOT_IN_CONTAINER = ("clients", "address", "files", "directories", "data_paths", 
 DEFAULT_DIRECTORY_MODE = "0750"
 DEFAULT_FILE_MODE = "0640"
 HIDDEN = "(content hidden: the file holds a secret)\n"
+HIDDEN_CHANGED = "(content hidden: the file holds a secret; this run writes a new content)\n"
 
 
 # ---- the comparison: plain functions, no Ansible state ----------------------------------------
@@ -489,7 +490,7 @@ def wanted_secrets(task_vars):
 def _file_diff(path, found, content, private):
     if private:
         before = HIDDEN if found.get("exists") else ""
-        return {"before_header": path, "after_header": path, "before": before, "after": HIDDEN}
+        return {"before_header": path, "after_header": path, "before": before, "after": HIDDEN_CHANGED}
     after = "(binary file)\n" if content is None else to_text(content, errors="replace")
     return {"before_header": path, "after_header": path, "before": found.get("content", ""), "after": after}
 
