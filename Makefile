@@ -9,7 +9,7 @@ PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY)
 # Scenarios run by `make molecule` (make test runs multinode and vault: tests/suite.py).
 SCENARIOS ?= default vault multinode
 
-.PHONY: help venv engine deploy verify images destroy test lint pytest molecule bench clean
+.PHONY: help venv venv-dev engine deploy verify images destroy test lint pytest molecule bench clean
 
 help:
 	@echo "make deploy   - bring the stack up on localhost (inventory/local)"
@@ -20,13 +20,22 @@ help:
 	@echo "make bench    - module and no-op run benchmarks against real servers (numbers, not pass/fail)"
 	@echo "make destroy  - remove the stack's containers from localhost (data is kept; DESTROY_DATA=true deletes it)"
 
+# What a deploy needs (requirements.txt); the tests' and linters' tools come on top only for
+# the targets that use them (requirements-dev.txt).
 $(BIN)/.requirements: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	@echo "Installing what a deploy needs into $(VENV) (requirements.txt; the test tools are in requirements-dev.txt)"
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+$(BIN)/.requirements-dev: $(BIN)/.requirements requirements-dev.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
 venv: $(BIN)/.requirements
+
+venv-dev: $(BIN)/.requirements-dev
 
 # Docker Engine on this machine, installed and started by the project's own docker role.
 engine: venv
@@ -47,19 +56,19 @@ destroy: venv
 
 # Lint, then pytest and the Molecule scenarios side by side (tests/suite.py: they share
 # nothing but the Docker engine); every part's time is printed at the end.
-test: engine
+test: engine venv-dev
 	$(BIN)/python tests/suite.py
 
-lint: venv
+lint: venv-dev
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --profile production --offline
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-pytest: engine
+pytest: engine venv-dev
 	$(BIN)/pytest
 
-molecule: engine
+molecule: engine venv-dev
 	set -e; for scenario in $(SCENARIOS); do \
 	  t0=$$(date +%s); (source $(BIN)/activate && molecule test -s $$scenario); \
 	  echo "molecule $$scenario took $$(( $$(date +%s) - t0 )) s"; \
@@ -67,7 +76,7 @@ molecule: engine
 
 # Speed goals live here, not in timed tests: each script prints its numbers and the ratio
 # to the baseline measured in the same run.
-bench: engine
+bench: engine venv-dev
 	$(BIN)/python tests/benchmarks/bench_vault_seed.py
 	$(BIN)/python tests/benchmarks/bench_kafka_topic.py
 	$(BIN)/python tests/benchmarks/bench_noop_run.py
