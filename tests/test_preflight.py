@@ -1,5 +1,7 @@
 """A bad variable stops site.yml with a message that names it, before any host is changed."""
 
+import json
+
 import pytest
 
 
@@ -44,5 +46,30 @@ def test_bad_application_database_entry_is_named(playbook):
     run = playbook("postgres.yml", "-e", '{"postgres_app_databases": [{"name": "Bad-Name", "user": "x"}]}')
     assert run.rc != 0
     assert "postgres_app_databases" in run.output
+    assert run.changed() == 0, run.changed_tasks()
+    assert "PLAY [Deploy]" not in run.output
+
+
+@pytest.mark.parametrize(
+    ("service", "named", "value", "bad_key"),
+    [
+        ("kafka", "kafka_topics", [{"name": "t", "partitons": 3}], "partitons"),
+        ("kafka", "kafka_extra_topics", [{"name": "t", "replication": 3}], "replication"),
+        ("vault", "vault_seed_mounts", [{"path": "x", "typ": "kv"}], "typ"),
+        ("vault", "vault_seed_policies", [{"name": "x", "rulez": "y"}], "rulez"),
+        ("vault", "vault_seed_approles", [{"name": "a", "token_policy": ["x"]}], "token_policy"),
+        ("vault", "vault_seed_extra_secrets", [{"mount": "secret", "path": "a", "dat": {}}], "dat"),
+        ("alertmanager", "alertmanager_route", {"reciever": "x"}, "reciever"),
+        ("alertmanager", "alertmanager_receivers", [{"name": "a", "webhok_configs": []}], "webhok_configs"),
+        ("prometheus", "prometheus_scrape_configs_extra", [{"job_name": "j", "static_config": []}], "static_config"),
+    ],
+    ids=lambda param: param if isinstance(param, str) else None,
+)
+def test_misspelt_key_in_an_entry_is_named(playbook, service, named, value, bad_key):
+    # The role's argument specs describe the keys of each entry, so Ansible's own validation
+    # refuses one it does not know, naming the variable and the key.
+    run = playbook(f"{service}.yml", "-e", json.dumps({named: value}))
+    assert run.rc != 0
+    assert f"{named}.{bad_key}" in run.output
     assert run.changed() == 0, run.changed_tasks()
     assert "PLAY [Deploy]" not in run.output
