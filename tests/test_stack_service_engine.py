@@ -342,3 +342,38 @@ def test_host_module_says_at_once_why_a_stopped_container_will_not_become_health
         assert f"Container {name} did not report healthy" in refused["msg"] and "exit code 3" in refused["msg"]
     finally:
         docker("rm", "-f", name)
+
+
+# ---- the image's tags, as the stack's build tasks compute them --------------------------------
+
+
+def test_the_action_finds_images_under_the_tags_the_build_tasks_give_them(tmp_path, playbook):
+    """images.yml builds under image_tag.yml's tags; the action looks them up itself, so both
+    must hash every recipe alike (its files, build arguments, CA bundle and base image)."""
+    recipes = sorted(path.parent.name for path in (ROOT / "images").glob("*/Dockerfile"))
+    tags_file = tmp_path / "tags.json"
+    settings = {
+        "recipes": recipes,
+        "tags_file": str(tags_file),
+        "stack_build_goproxy": "https://proxy.example/go",
+        "stack_build_pip_index_url": "https://pypi.example/simple",
+    }
+    run = playbook("../tests/playbooks/build_tags.yml", "-e", json.dumps(settings))
+    assert run.rc == 0, run.output[-3000:]
+    expected = json.loads(tags_file.read_text())
+    build = {
+        "images_dir": str(ROOT / "images"),
+        "namespace": "auterity",
+        "debian_suite": "trixie",
+        "debian_mirror": "http://deb.debian.org/debian",
+        "debian_security_mirror": "http://deb.debian.org/debian-security",
+        # inventory/local's trust store, as the playbook read it.
+        "ca_bundle": "/etc/ssl/certs/ca-certificates.crt",
+        "maven_settings": "",
+        "pip_index_url": "https://pypi.example/simple",
+        "goproxy": "https://proxy.example/go",
+    }
+    assert engine.base_image_ref(build) == expected["base"]
+    assert {recipe: engine.build_tag(build, recipe) for recipe in recipes} == {
+        recipe: expected[recipe] for recipe in recipes
+    }

@@ -25,6 +25,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 
 from ansible._internal._templating import _template_vars
 from ansible.errors import AnsibleActionFail, AnsibleError
@@ -202,6 +203,96 @@ def container_arguments(settings, image, secret_values, wanted_hash, stack):
     return arguments
 
 
+# ---- the image: the references a service may run, found among the host's tags ----------------
+
+# image_base.yml and image_tag.yml join their parts with these two characters (a Jinja "\n"
+# inside a folded YAML scalar stays literal): the tags must be the same as theirs.
+TAG_PART_SEPARATOR = "\\n"
+
+
+def _sha256_text(text):
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _read_text(path):
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()
+
+
+def base_image_ref(build):
+    """<namespace>/base:<suite>-<hash>, as roles/stack/tasks/image_base.yml computes it."""
+    base_dir = os.path.join(build["images_dir"], "base")
+    files = sorted(
+        (os.path.join(base_dir, name) for name in os.listdir(base_dir) if os.path.isfile(os.path.join(base_dir, name))),
+        key=str.lower,
+    )
+    parts = [build["debian_suite"], build["debian_mirror"], build["debian_security_mirror"]]
+    parts += [_read_text(path) for path in files]
+    digest = _sha256_text(TAG_PART_SEPARATOR.join(parts))[:16]
+    return f"{build['namespace']}/base:{build['debian_suite']}-{digest}"
+
+
+def build_tag(build, recipe):
+    """<namespace>/<recipe>:<hash>, as roles/stack/tasks/image_tag.yml computes it: the recipe's
+    files (bytecode left out), its build arguments, and the registry settings it uses."""
+    recipe_dir = os.path.join(build["images_dir"], recipe)
+    dockerfile = _read_text(os.path.join(recipe_dir, "Dockerfile"))
+    arguments = {"BASE_IMAGE": base_image_ref(build)}
+    if build["pip_index_url"] and "ARG PIP_INDEX_URL" in dockerfile:
+        arguments["PIP_INDEX_URL"] = build["pip_index_url"]
+    if build["goproxy"] and "ARG GOPROXY" in dockerfile:
+        arguments["GOPROXY"] = build["goproxy"]
+    arguments.update(build.get("extra_args") or {})
+
+    def digest_of(path, marker):
+        if marker not in dockerfile:
+            return ""
+        return _sha256_text(_read_text(path).rstrip()) if path else "none"
+
+    files = []
+    for directory, _, names in os.walk(recipe_dir):
+        for name in names:
+            path = os.path.join(directory, name)
+            if os.path.islink(path) or "/__pycache__/" in path or path.endswith(".pyc"):
+                continue
+            files.append(path)
+    # Jinja's sort filter ignores case.
+    files.sort(key=str.lower)
+    parts = [
+        json.dumps(arguments),
+        digest_of(build["ca_bundle"], "build-ca.crt"),
+        digest_of(build["maven_settings"], "build-maven-settings.xml"),
+    ]
+    parts += [os.path.relpath(path, recipe_dir) for path in files] + [_read_text(path) for path in files]
+    return f"{build['namespace']}/{recipe}:{_sha256_text(TAG_PART_SEPARATOR.join(parts))[:16]}"
+
+
+def image_candidates(build, upstream, recipe):
+    """The references that may run, in order of preference (image.yml's order)."""
+    candidates = []
+    if build["source"] in ("pull", "auto") and upstream:
+        mirror = build["registry_mirror"]
+        candidates.append(
+            f"{mirror}/{re.sub(r'^(docker[.]io|registry-1[.]docker[.]io)/', '', upstream)}" if mirror else upstream
+        )
+    if build["source"] in ("build", "auto") and recipe:
+        tag = build_tag(build, recipe)
+        candidates.append(tag)
+        if build["image_registry"]:
+            candidates.append(f"{build['image_registry']}/{tag}")
+    return candidates
+
+
+def found_image(candidates, host_images):
+    """The first candidate among the host's tags (which name Docker Hub images without their
+    docker.io/ and library/ prefixes): (reference, image id), or None."""
+    for candidate in candidates:
+        tag = re.sub(r"^docker[.]io/(library/)?", "", candidate)
+        if tag in host_images:
+            return candidate, host_images[tag]
+    return None
+
+
 def summary_row(settings, status):
     row = {"name": settings["name"], "container": settings["container"], "address": settings["address"]}
     if status:
@@ -304,16 +395,61 @@ class ActionModule(ActionBase):
 
     # The step -----------------------------------------------------------------------------------
 
+    def _build_settings(self, task_vars):
+        names = {
+            "source": "stack_image_source",
+            "registry_mirror": "stack_registry_mirror",
+            "image_registry": "stack_image_registry",
+            "namespace": "stack_build_namespace",
+            "images_dir": "stack_images_dir",
+            "debian_suite": "stack_build_debian_suite",
+            "debian_mirror": "stack_build_debian_mirror",
+            "debian_security_mirror": "stack_build_debian_security_mirror",
+            "ca_bundle": "stack_build_ca_bundle",
+            "maven_settings": "stack_build_maven_settings",
+            "pip_index_url": "stack_build_pip_index_url",
+            "goproxy": "stack_build_goproxy",
+        }
+        build = {key: self._expression(task_vars, name) for key, name in names.items()}
+        build["extra_args"] = self._expression(task_vars, "stack_image_build_args | default({})")
+        return build
+
+    def _image(self, task_vars, variable, name):
+        """The image this service runs: supplied earlier in the run, or found among the host's
+        tags as the run found them. None when it must be pulled or built (image.yml)."""
+        images = task_vars.get("stack_service_images") or {}
+        if name in images:
+            return images[name], (task_vars.get("stack_service_image_ids") or {}).get(name, ""), {}
+        upstream = self._expression(task_vars, f"{variable}.image")
+        recipe = self._expression(task_vars, f"{variable}.recipe | default('')")
+        candidates = image_candidates(self._build_settings(task_vars), upstream, recipe)
+        found = found_image(candidates, task_vars.get("stack_host_images") or {})
+        if not found:
+            return None, "", {}
+        reference, image_id = found
+        facts = {
+            "stack_service_images": dict(images, **{name: reference}),
+            "stack_service_image_ids": dict(task_vars.get("stack_service_image_ids") or {}, **{name: image_id}),
+        }
+        return reference, image_id, facts
+
     def _step(self, result, task_vars, variable, step):
         name = self._expression(task_vars, f"{variable}.name")
         enabled = _bool(self._expression(task_vars, f"{variable}.enabled"))
         deployable = enabled and _bool(task_vars.get("stack_engine_ready", True))
-        image = (task_vars.get("stack_service_images") or {}).get(name, "") if deployable else ""
+        image, image_id, image_facts = ("", "", {})
+        if deployable:
+            image, image_id, image_facts = self._image(task_vars, variable, name)
+            if image is None:
+                # Pulled or built by image.yml first; then this step runs again.
+                result.update(name=name, changed=False, image_needed=True)
+                return result
         secrets = dict(task_vars.get("stack_secrets") or {})
-        result.update(name=name, image=image, changed=False, current=False, deployed=False, changed_files=[])
+        result.update(name=name, image=image, image_id=image_id, changed=False, current=False, deployed=False)
+        result["changed_files"] = []
         result["reasons"] = []
 
-        facts = {}
+        facts = dict(image_facts)
         if deployable:
             self._require_secrets(task_vars, variable, secrets)
             # Whether this run skipped it (no image), for the services that read it later in the
@@ -365,7 +501,7 @@ class ActionModule(ActionBase):
         missing = task_vars.get("stack_missing_images") or {}
         return f"SKIPPED: no image (mirror {missing[name]})" if name in missing else ""
 
-    def _wanted(self, task_vars, variables, settings):
+    def _wanted(self, task_vars, variables, settings, image_id):
         """Everything the service should be, rendered here: file contents and sums, paths, hash."""
         stack = {
             "name": self._expression(task_vars, "stack_name"),
@@ -378,7 +514,6 @@ class ActionModule(ActionBase):
         sums = {
             entry["dest"]: file_checksum(entry, contents[entry["dest"]] or b"") for entry in settings.get("files") or []
         }
-        image_id = (task_vars.get("stack_service_image_ids") or {}).get(settings["name"], "")
         return {
             "stack": stack,
             "contents": contents,
@@ -421,7 +556,7 @@ class ActionModule(ActionBase):
 
     def _converge(self, result, task_vars, variables, settings, step):
         image = result["image"]
-        wanted = self._wanted(task_vars, variables, settings)
+        wanted = self._wanted(task_vars, variables, settings, result["image_id"])
         query, paths, container = self._read_host(task_vars, settings, wanted, image)
         differences = path_differences(wanted["paths"], paths)
         reasons = [f"{path}: {', '.join(why)}" for path, why in differences.items()]
