@@ -9,7 +9,7 @@ PLAYBOOK := $(BIN)/ansible-playbook -i $(INVENTORY)
 # Scenarios run by `make molecule` (make test runs multinode and vault: tests/suite.py).
 SCENARIOS ?= default vault multinode
 
-.PHONY: help venv venv-dev engine deploy verify images destroy test lint pytest molecule bench clean
+.PHONY: help venv venv-dev engine deploy verify images destroy test lint docs pytest molecule bench clean
 
 help:
 	@echo "make deploy   - bring the stack up on localhost (inventory/local)"
@@ -18,6 +18,7 @@ help:
 	@echo "make verify   - check that every deployed service is healthy"
 	@echo "make images   - build every project image (images/) on this machine"
 	@echo "make bench    - module and no-op run benchmarks against real servers (numbers, not pass/fail)"
+	@echo "make docs     - regenerate the roles' README variables tables from meta/argument_specs.yml"
 	@echo "make destroy  - remove the stack's containers from localhost (data is kept; DESTROY_DATA=true deletes it)"
 
 # What a deploy needs (requirements.txt); the tests' and linters' tools come on top only for
@@ -64,6 +65,10 @@ lint: venv-dev
 	$(BIN)/ansible-lint --profile production --offline
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# The variables table of every role's README, rendered from its argument specs and defaults.
+docs: venv
+	$(BIN)/python tests/role_docs.py
 
 pytest: engine venv-dev
 	$(BIN)/pytest

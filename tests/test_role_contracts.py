@@ -6,6 +6,7 @@ service entry point with its dict, and has an inventory group."""
 import re
 
 import pytest
+import role_docs
 import yaml
 from project import ROOT, SERVICES
 
@@ -50,6 +51,17 @@ def test_the_role_readme_tables_every_variable_and_no_other(role):
     tabled = re.findall(r"^\| `([a-z0-9_]+)` \|", readme, re.M)
     assert len(tabled) == len(set(tabled)), "a variable is listed twice"
     assert sorted(tabled) == sorted(main_options(role))
+
+
+@pytest.mark.parametrize("role", role_docs.roles())
+def test_the_role_readme_variables_tables_are_generated(role):
+    # The table is rendered from meta/argument_specs.yml and defaults/main.yml (tests/role_docs.py),
+    # so that a setting is described in those two files only.
+    written = role_docs.table(role_docs.current_readme(role))
+    rendered = role_docs.table(role_docs.rendered_readme(role))
+    assert written == rendered, (
+        f"roles/{role}/README.md: its variables table is not the one its specs render; run {role_docs.COMMAND}"
+    )
 
 
 def test_the_top_readme_links_every_role_readme():
