@@ -51,6 +51,13 @@ options:
     description: Seconds to wait for each request (connect and read).
     type: int
     default: 10
+attributes:
+  check_mode:
+    support: full
+    description: Asks about every bucket and reports those it would create, creating nothing.
+  diff_mode:
+    support: full
+    description: Shows the listed buckets that exist before and after (names only).
 """
 
 EXAMPLES = r"""
@@ -101,6 +108,17 @@ except ImportError as error:  # pragma: no cover - reported by the module
 BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 MISSING_CODES = {"404", "NoSuchBucket", "NotFound"}
 
+ARGUMENT_SPEC = {
+    "endpoint_url": {"type": "str", "required": True},
+    "access_key_id": {"type": "str", "required": True, "no_log": True},
+    "secret_access_key": {"type": "str", "required": True, "no_log": True},
+    "region": {"type": "str", "default": "us-east-1"},
+    "buckets": {"type": "list", "elements": "str", "required": True},
+    "create": {"type": "bool", "default": True},
+    "ca_bundle": {"type": "str", "default": ""},
+    "timeout": {"type": "int", "default": 10},
+}
+
 
 def bucket_state(client, bucket):
     """present, missing, or the error code that refused the key."""
@@ -115,19 +133,7 @@ def bucket_state(client, bucket):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "endpoint_url": {"type": "str", "required": True},
-            "access_key_id": {"type": "str", "required": True, "no_log": True},
-            "secret_access_key": {"type": "str", "required": True, "no_log": True},
-            "region": {"type": "str", "default": "us-east-1"},
-            "buckets": {"type": "list", "elements": "str", "required": True},
-            "create": {"type": "bool", "default": True},
-            "ca_bundle": {"type": "str", "default": ""},
-            "timeout": {"type": "int", "default": 10},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if BOTO3_IMPORT_ERROR is not None:
         module.fail_json(msg=missing_required_lib("boto3"), exception=str(BOTO3_IMPORT_ERROR))
     params = module.params

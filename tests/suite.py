@@ -45,7 +45,7 @@ LOCALHOST_TESTS = [path for path in TEST_FILES if path.startswith("tests/test_lo
 OTHER_TESTS = [path for path in TEST_FILES if path not in LOCALHOST_TESTS]
 # The module tests start their own servers and stop them when their pytest ends; run with the
 # localhost tests, they would idle beside the stack for the whole session.
-MODULE_TESTS = ["tests/kafka", "tests/vault", "tests/celery_app"]
+MODULE_TESTS = ["tests/kafka", "tests/vault", "tests/celery_app", "tests/s3"]
 PYTEST = str(BIN / "pytest")
 MOLECULE = str(BIN / "molecule")
 # The localhost lane is one long chain (deploy, run again, then every check that uses the

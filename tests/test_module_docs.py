@@ -18,6 +18,7 @@ MODULES = {
     ),
     "kafka_topic": ({"topics", "created", "updated", "deleted", "unchanged"}, "allow_replication_factor_change"),
     "kafka_user": ({"users"}, "update_password"),
+    "s3_buckets": ({"created", "existing"}, "secret_access_key"),
 }
 
 
@@ -73,7 +74,7 @@ def test_documentation_matches_argument_spec(name, module):
         assert set(example[name]) <= set(module.ARGUMENT_SPEC)
 
 
-def test_ansible_doc_renders(name, tmp_path):
+def test_ansible_doc_renders(name, module, tmp_path):
     completed = subprocess.run(
         [ANSIBLE_DOC, "-M", str(ROOT / "library"), name],
         cwd=ROOT,
@@ -85,5 +86,6 @@ def test_ansible_doc_renders(name, tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "ERROR" not in completed.stderr
     assert MODULES[name][1] in completed.stdout
-    # Options from a shared fragment are rendered too.
-    assert "bootstrap_servers" in completed.stdout or name == "vault_seed"
+    # Every option is rendered, those from a shared fragment too.
+    for option in documented_options(yaml.safe_load(module.DOCUMENTATION)):
+        assert option in completed.stdout
