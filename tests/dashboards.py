@@ -7,12 +7,14 @@ names that are kept in one place per dashboard), so its expressions are the quer
 sends.
 """
 
+import functools
 import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
+import tempfile
 
 import yaml
 
@@ -20,24 +22,57 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASHBOARDS_DIR = ROOT / "roles/grafana/files/dashboards"
 ANSIBLE_PLAYBOOK = str(pathlib.Path(sys.executable).with_name("ansible-playbook"))
 
-# What the other backends publish (stack_clients[<name>]), as the wiring contract has it.
-PUBLISHED = {
-    "prometheus": {
-        "host": "prometheus",
-        "port": 9090,
-        "url": "http://prometheus:9090",
-        "username": "admin",
-        "password_secret": "prometheus_admin_password",
-    },
-    "alertmanager": {
-        "host": "alertmanager",
-        "port": 9093,
-        "url": "http://alertmanager:9093",
-        "username": "admin",
-        "password_secret": "alertmanager_admin_password",
-    },
-    "jaeger": {"host": "jaeger", "query_port": 16686, "url": "http://jaeger:16686"},
-}
+# The other backends whose published entries (stack_clients[<name>]) Grafana reads.
+PUBLISHERS = ("prometheus", "alertmanager", "jaeger")
+ANSIBLE_ENV = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCALHOST_WARNING": "0"}
+
+
+@functools.cache
+def _published_clients_json():
+    with tempfile.TemporaryDirectory(prefix="published-clients-") as workdir:
+        out = pathlib.Path(workdir) / "clients.json"
+        files = [ROOT / "roles/stack/defaults/main.yml"]
+        files += [ROOT / "roles" / role / kind / "main.yml" for role in PUBLISHERS for kind in ("defaults", "vars")]
+        play = {
+            "name": "What the backends publish",
+            "hosts": "localhost",
+            "gather_facts": False,
+            "tasks": [{"ansible.builtin.include_vars": {"file": str(path)}} for path in files]
+            + [
+                {
+                    "ansible.builtin.copy": {
+                        "content": "{{ {"
+                        + ", ".join(f"'{role}': {role}_service.clients" for role in PUBLISHERS)
+                        + "} | to_json }}",
+                        "dest": str(out),
+                        "mode": "0600",
+                    }
+                }
+            ],
+        }
+        (pathlib.Path(workdir) / "play.yml").write_text(json.dumps([play], indent=2))
+        command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(pathlib.Path(workdir) / "play.yml")]
+        command += ["-e", json.dumps({"ansible_python_interpreter": sys.executable})]
+        completed = subprocess.run(
+            command,
+            cwd=ROOT,
+            env={**os.environ, **ANSIBLE_ENV},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if completed.returncode != 0:
+            raise RuntimeError(f"rendering the published clients failed:\n{completed.stdout}{completed.stderr}")
+        return out.read_text()
+
+
+def published_clients():
+    """What the other backends publish (stack_clients[<name>]): each role's
+    <name>_service.clients (vars/main.yml), rendered by Ansible from the role's defaults and
+    the stack's, on localhost, which stands in for their host in render(). A fresh copy on
+    each call, for the caller to change."""
+    return json.loads(_published_clients_json())
 
 
 def dashboard_files():
@@ -107,7 +142,7 @@ def render(workdir, *, extra_vars=None, published=None, host_vars=None, remote=N
     host = {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
-        "stack_clients": PUBLISHED if published is None else published,
+        "stack_clients": published_clients() if published is None else published,
         **(host_vars or {}),
     }
     hosts = {"localhost": host}
@@ -156,11 +191,10 @@ def render(workdir, *, extra_vars=None, published=None, host_vars=None, remote=N
     command = [ANSIBLE_PLAYBOOK, "-i", str(workdir / "hosts.yml"), str(workdir / "play.yml")]
     for name, value in (extra_vars or {}).items():
         command += ["-e", json.dumps({name: value})]
-    env = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCALHOST_WARNING": "0"}
     completed = subprocess.run(
         command,
         cwd=ROOT,
-        env={**os.environ, **env},
+        env={**os.environ, **ANSIBLE_ENV},
         capture_output=True,
         text=True,
         timeout=600,

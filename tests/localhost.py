@@ -13,8 +13,6 @@ from project import ROOT, SERVICES, role_default
 CREDENTIALS = ROOT / "inventory/local/credentials"
 # The services' containers, as the roles name them.
 STACK_CONTAINERS = [role_default(name, f"{name}_container_name") for name in SERVICES]
-# Without a container registry these have no image here; the inventory skips them.
-NO_IMAGE_HERE = {"kafka_ui", "grafana", "loki"}
 
 
 def docker(*args):

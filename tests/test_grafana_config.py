@@ -11,7 +11,7 @@ import types
 
 import pytest
 import yaml
-from dashboards import PUBLISHED, constants, dashboard_files, load, panel_queries, panels, render
+from dashboards import constants, dashboard_files, load, panel_queries, panels, published_clients, render
 
 FIXED_UIDS = {"prometheus", "loki", "jaeger", "alertmanager"}
 TEMPLATES = [("grafana", "grafana.ini"), ("grafana", "datasources.yaml"), ("grafana", "dashboards.yaml")]
@@ -44,12 +44,13 @@ def full(tmp_path_factory):
 def partial(tmp_path_factory):
     """Prometheus on another host, Alertmanager published nothing, Jaeger was skipped for
     want of an image, Loki is switched off."""
+    clients = published_clients()
     # Bound to every interface there: the stack's check publishes that host's address.
-    elsewhere = {"prometheus": {**PUBLISHED["prometheus"], "address": "0.0.0.0", "reach_address": "192.0.2.12"}}
+    elsewhere = {"prometheus": {**clients["prometheus"], "address": "0.0.0.0", "reach_address": "192.0.2.12"}}
     return rendered(
         tmp_path_factory.mktemp("grafana-partial"),
         # As the stack publishes a service that had no image in this run.
-        published={"jaeger": {**PUBLISHED["jaeger"], "skipped": True}},
+        published={"jaeger": {**clients["jaeger"], "skipped": True}},
         remote={"node2": {"groups": ["prometheus"], "ansible_host": "192.0.2.12", "stack_clients": elsewhere}},
         extra_vars={"loki_enabled": False},
     )
@@ -152,8 +153,9 @@ def test_traces_logs_and_exemplars_are_cross_linked(full):
 
 
 def test_prometheus_and_alertmanager_are_logged_in_to_through_secret_files(full):
+    clients = published_clients()
     for uid in ("prometheus", "alertmanager"):
-        datasource, published = full.datasources[uid], PUBLISHED[uid]
+        datasource, published = full.datasources[uid], clients[uid]
         assert datasource["basicAuth"] is True and datasource["basicAuthUser"] == published["username"]
         secret = published["password_secret"]
         assert datasource["secureJsonData"] == {"basicAuthPassword": f"$__file{{{SECRETS_PATH}/{secret}}}"}

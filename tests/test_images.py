@@ -34,6 +34,7 @@ def test_an_unchanged_recipe_builds_nothing_and_a_changed_one_builds_a_new_tag(p
         assert json.loads(labels)["org.auterity.test"] == "changed-recipe"
 
         again = playbook("images.yml", *only_redis)
+        assert again.rc == 0, again.output[-3000:]
         assert again.changed() == 0, again.changed_tasks()
     finally:
         subprocess.run(["docker", "image", "rm", new_tag], capture_output=True, check=False)

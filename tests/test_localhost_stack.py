@@ -5,9 +5,11 @@ import pathlib
 import re
 import urllib.request
 
+import jinja2
 import pytest
-from localhost import CREDENTIALS, NO_IMAGE_HERE, STACK_CONTAINERS, docker
-from project import ROOT, SERVICES
+import yaml
+from localhost import CREDENTIALS, STACK_CONTAINERS, docker
+from project import ROOT, SERVICES, role_default
 
 # The stack these tests bring up is removed after the last test of the run (conftest.py).
 pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
@@ -15,6 +17,9 @@ pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
 # Kept with the credentials so that it survives, but an identifier, not a secret: it is in
 # every broker's storage and environment.
 NOT_SECRET = {"kafka_cluster_id"}
+# Where the deployment's summary step records the services it skipped for want of an image
+# (roles/stack/tasks/summary.yml): {"skipped": [...]}.
+LOCAL_FACT = pathlib.Path("/etc/ansible/facts.d") / f"{role_default('stack', 'stack_name')}.fact"
 
 
 def all_secrets(credentials):
@@ -29,6 +34,30 @@ def all_secrets(credentials):
         elif path.is_file():
             values.append(path.read_text().strip())
     return [value for value in values if value]
+
+
+def pinned_image(service):
+    """The upstream image the service's role pins (<service>_image in its defaults, an
+    expression over those defaults rendered), or None where its role pins none."""
+    defaults = yaml.safe_load((ROOT / "roles" / service / "defaults/main.yml").read_text()) or {}
+    image = defaults.get(f"{service}_image")
+    if not image:
+        return None
+    return jinja2.Template(image).render(defaults) or None
+
+
+def skipped_here():
+    """The services the deployment skipped, as it recorded them, each checked against the
+    engine: its pinned image is not there (a run that could pull it would have left it there)."""
+    assert LOCAL_FACT.is_file(), f"no deployment recorded its skipped services in {LOCAL_FACT}"
+    skipped = set(json.loads(LOCAL_FACT.read_text())["skipped"])
+    on_the_engine = [
+        name
+        for name in sorted(skipped)
+        if (image := pinned_image(name)) and docker("image", "inspect", image).returncode == 0
+    ]
+    assert not on_the_engine, f"skipped although their pinned image is on the engine: {on_the_engine}"
+    return skipped
 
 
 def test_site_deploys_healthy_services_without_printing_a_secret(playbook):
@@ -46,8 +75,9 @@ def test_site_deploys_healthy_services_without_printing_a_secret(playbook):
     row = re.compile(r"^\s*(\w+)\s.*?\s(healthy|unhealthy|SKIPPED:|disabled|not running|not deployed)", re.M)
     rows = dict(row.findall(summary.group(1)))
     # Every service of the list has a row; the inventory skips services whose image cannot be
-    # had, and says so.
-    assert rows == {name: "SKIPPED:" if name in NO_IMAGE_HERE else "healthy" for name in SERVICES}
+    # had here, and says so: those are SKIPPED, every other one is healthy.
+    skipped = skipped_here()
+    assert rows == {name: "SKIPPED:" if name in skipped else "healthy" for name in SERVICES}
 
 
 def test_second_site_run_changes_nothing(playbook):
@@ -67,8 +97,9 @@ def test_credentials_are_private(playbook):
 def test_verify_finds_every_service_healthy(playbook):
     run = playbook("verify.yml")
     assert run.rc == 0, run.output[-3000:]
+    skipped = skipped_here()
     for name in SERVICES:
-        expected = "not deployed (no image)" if name in NO_IMAGE_HERE else "healthy"
+        expected = "not deployed (no image)" if name in skipped else "healthy"
         assert f"{name}: {expected}" in run.output
 
 

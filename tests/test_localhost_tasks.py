@@ -117,6 +117,24 @@ def test_a_heartbeat_reaches_the_audit_topic_within_two_intervals():
     assert any(event["event"] == "beat.heartbeat" for event in found), found
 
 
+def step_running(queue, workflow_id, name):
+    """Whether a worker is running the workflow's step of that name: its run_step task is
+    STARTED in the result database (the application tracks started tasks, and its extended
+    results carry the task's name and arguments: the workflow's state, the step, its index)."""
+    backend = queue.backend
+    keys = list(backend.client.scan_iter(match=backend.task_keyprefix + b"*", count=1000))
+    for raw in backend.client.mget(keys) if keys else []:
+        if raw is None:  # expired or removed since the scan
+            continue
+        meta = backend.decode_result(raw)
+        if meta.get("status") != "STARTED" or meta.get("name") != "auterity.run_step":
+            continue
+        state, step = (meta.get("args") or [None, None])[:2]
+        if isinstance(state, dict) and state.get("workflow_id") == workflow_id and step.get("name") == name:
+            return True
+    return False
+
+
 def test_a_worker_killed_during_a_step_finishes_the_workflow_after_its_restart(queue, services_to_put_back):
     # The unacknowledged step goes back to the queue once the visibility timeout has passed:
     # shortened here, still longer than the step.
@@ -132,8 +150,11 @@ def test_a_worker_killed_during_a_step_finishes_the_workflow_after_its_restart(q
     result = queue.send_task("auterity.run_workflow", args=[workflow_id, steps])
     first = events("workflow-events", key=workflow_id, until=lambda found: len(found) >= 2)
     assert [event["event"] for event in first] == ["workflow.started", "step.completed"]
-    time.sleep(3)  # inside the long step
+    # Killed once the long step runs (its 15 s give the kill room), and seen still running
+    # after the kill: the worker died inside it.
+    assert wait_for(lambda: step_running(queue, workflow_id, "long"), 30, interval=0.2), "the long step never started"
     assert docker("kill", "celery_worker").returncode == 0
+    assert step_running(queue, workflow_id, "long"), "the long step ended before the worker was killed"
     assert docker("start", "celery_worker").returncode == 0
     assert result.get(timeout=180) == {"workflow_id": workflow_id, "status": "completed", "steps": 3}
     found = events("workflow-events", key=workflow_id, until=workflow_done)

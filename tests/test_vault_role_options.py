@@ -67,6 +67,7 @@ def test_dev_mode_warns_uses_the_given_token_and_seeds(playbook, isolated_vault)
     assert sorted(body["data"]["data"]) == ["anthropic", "github", "openai"]
     assert all(len(value) == 48 for value in body["data"]["data"].values())
     again = run_vault(playbook, extra)
+    assert again.rc == 0, again.output[-3000:]
     assert again.changed() == 0, again.changed_tasks()
 
 

@@ -2,8 +2,15 @@
 
 Both write the same secrets to one local raft OpenBao server, under different path prefixes: first
 cold (every path new), then again with nothing to change. Prints the four wall-clock times, each a
-whole ansible-playbook run, and the two speed-ups. Exits non-zero when a run fails or leaves the
-server in the wrong state; the speed-up itself is reported, not enforced.
+whole ansible-playbook run, and the two speed-ups.
+
+Then how soon vault_seed gives up on a server that does not answer and on a sealed one
+(wait_timeout 3 s each): each run's time is printed beside its baseline, a run that the live
+server refuses at once (a token it does not know: ansible-playbook's and the module's start and
+one round trip), and their ratio.
+
+Exits non-zero when a run fails (or, for the failures, does not fail with its message) or leaves
+the server in the wrong state; the times are reported, not enforced.
 
     .venv/bin/python tests/benchmarks/bench_vault_seed.py [--secrets 300]
 """
@@ -20,9 +27,10 @@ sys.path[:0] = [str(TESTS), str(TESTS / "vault")]
 
 import openbao  # noqa: E402
 from ansible_run import run_tasks  # noqa: E402
-from bench_table import print_table  # noqa: E402
+from bench_table import print_ratios, print_table  # noqa: E402
 
 MOUNT = "bench"
+POLICY = {"name": "bench-failure", "rules": 'path "x" { capabilities = ["read"] }'}
 GOAL = 30
 RECAP = re.compile(r"^localhost\s+:\s+ok=\d+\s+changed=(\d+)\s+unreachable=0\s+failed=0\b", re.M)
 
@@ -71,12 +79,56 @@ def timed(workdir, task, server, items, expect_changed):
     return run.elapsed
 
 
+def time_failure(workdir, url, token, options, message):
+    """Wall time of one ansible-playbook run of vault_seed that must fail, saying message."""
+    task = dict(SEED_TASK, vault_seed={"url": "{{ vault_url }}", "token": "{{ vault_token }}", **options})
+    task.update(register="seed_result", ignore_errors=True)
+    run = run_tasks(workdir, [task], extra_vars={"vault_url": url, "vault_token": token}, register="seed_result")
+    if not run.failed or message not in (run.result or {}).get("msg", ""):
+        print(run.output[-4000:], file=sys.stderr)
+        raise SystemExit(f"vault_seed: expected a failure saying {message!r}")
+    return run.elapsed
+
+
+def measure_failures(workdir, server):
+    """(label, seconds, baseline seconds) of each failing run: a server that does not answer, and
+    a sealed raft server of its own (gone afterwards)."""
+    baseline = time_failure(
+        workdir / "bad-token", server.url, "s.NotARealToken000000000", {"policies": [POLICY]}, "rejected the token"
+    )
+    lost = f"http://127.0.0.1:{openbao.free_port()}"
+    unreachable = time_failure(
+        workdir / "unreachable",
+        lost,
+        server.token,
+        {"wait_timeout": 3, "policies": [POLICY]},
+        f"Vault at {lost} is still unreachable after waiting 3s",
+    )
+    sealed_server = openbao.start_raft(workdir / "sealed-openbao")
+    try:
+        sealed_server.client().sys.seal()
+        sealed = time_failure(
+            workdir / "sealed",
+            sealed_server.url,
+            sealed_server.token,
+            {"wait_timeout": 3, "policies": [POLICY]},
+            f"Vault at {sealed_server.url} is still sealed after waiting 3s",
+        )
+    finally:
+        sealed_server.stop()
+    return [
+        ("server that does not answer (wait_timeout 3 s)", unreachable, baseline),
+        ("sealed server (wait_timeout 3 s)", sealed, baseline),
+    ]
+
+
 def count_paths(server, prefix):
     return len(server.client().secrets.kv.v2.list_secrets(path=prefix, mount_point=MOUNT)["data"]["keys"])
 
 
 def measure(workdir, count):
-    """The four timings, on a raft server of its own that is gone afterwards."""
+    """The four timings and the failures' timings, on a raft server of its own that is gone
+    afterwards."""
     server = openbao.start_raft(workdir / "openbao")
     try:
         server.client().sys.enable_secrets_engine("kv", path=MOUNT, options={"version": "2"})
@@ -93,15 +145,18 @@ def measure(workdir, count):
         for prefix in ("seed", "loop"):
             if count_paths(server, prefix) != count:
                 raise SystemExit(f"expected {count} secrets under {MOUNT}/{prefix}/")
-        return times
+        return times, measure_failures(workdir / "failures", server)
     finally:
         server.stop()
 
 
-def report(count, times):
+def report(count, times, failures):
     title = f"{count} secrets, raft OpenBao on loopback, wall time of each ansible-playbook run"
     labels = {"vault_seed": "vault_seed, one task", "loop": "vault_kv2_write, loop of tasks"}
     print_table(title, times, "vault_seed", "loop", goal=GOAL, labels=labels)
+    print()
+    title = "vault_seed failures: wall time of each run, beside a run the live server refuses at once (bad token)"
+    print_ratios(title, failures, "baseline")
 
 
 def main():
@@ -109,8 +164,8 @@ def main():
     parser.add_argument("--secrets", type=int, default=300, help="number of secrets (default 300)")
     count = parser.parse_args().secrets
     with tempfile.TemporaryDirectory(prefix="bench-vault-seed-") as workdir:
-        times = measure(pathlib.Path(workdir), count)
-    report(count, times)
+        times, failures = measure(pathlib.Path(workdir), count)
+    report(count, times, failures)
 
 
 if __name__ == "__main__":

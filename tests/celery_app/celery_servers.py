@@ -15,6 +15,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+import yaml
 from project import ROOT, run_playbook
 
 with warnings.catch_warnings():
@@ -25,11 +26,13 @@ with warnings.catch_warnings():
 
 APP_SOURCE = ROOT / "images" / "celery-app"
 TOPICS = ("workflow-events", "error-events", "audit-events")
-APP_POLICY = """
-path "secret/data/auterity/*" {
-  capabilities = ["read"]
-}
-"""
+# The backend's policy and AppRole as the vault role seeds them (its defaults), which the
+# application logs in with.
+_VAULT_DEFAULTS = yaml.safe_load((ROOT / "roles/vault/defaults/main.yml").read_text())
+(APP_APPROLE,) = [role for role in _VAULT_DEFAULTS["vault_seed_approles"] if role["name"] == "backend"]
+APP_POLICIES = [
+    policy for policy in _VAULT_DEFAULTS["vault_seed_policies"] if policy["name"] in APP_APPROLE["token_policies"]
+]
 
 
 def docker(*args, check=True, timeout=120):
@@ -90,19 +93,22 @@ def start_redis(port, name="celery-app-test-redis"):
 
 
 def seed_vault(vault, redis):
-    """What the vault and redis roles leave in Vault for the application: an AppRole whose
-    policy reads secret/auterity/*, and the Redis password at secret/auterity/redis."""
+    """What the vault and redis roles leave in Vault for the application: the backend AppRole
+    with its policies (the vault role's defaults), and the Redis password at
+    secret/auterity/redis."""
     client = vault.client()
     client.sys.enable_auth_method("approle")
-    client.sys.create_or_update_policy("auterity-app", APP_POLICY)
-    client.auth.approle.create_or_update_approle("backend", token_policies=["auterity-app"], token_ttl="10m")
+    for policy in APP_POLICIES:
+        client.sys.create_or_update_policy(policy["name"], policy["rules"])
+    approle = {key: value for key, value in APP_APPROLE.items() if key != "name"}
+    client.auth.approle.create_or_update_approle(APP_APPROLE["name"], **approle)
     client.secrets.kv.v2.create_or_update_secret(
         mount_point="secret",
         path="auterity/redis",
         secret={"password": redis.password, "host": "127.0.0.1", "port": str(redis.port)},
     )
-    role_id = client.auth.approle.read_role_id("backend")["data"]["role_id"]
-    secret_id = client.auth.approle.generate_secret_id("backend")["data"]["secret_id"]
+    role_id = client.auth.approle.read_role_id(APP_APPROLE["name"])["data"]["role_id"]
+    secret_id = client.auth.approle.generate_secret_id(APP_APPROLE["name"])["data"]["secret_id"]
     return role_id, secret_id
 
 

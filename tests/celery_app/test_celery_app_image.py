@@ -8,6 +8,7 @@ advertises 127.0.0.1), as the stack's containers reach theirs on the stack netwo
 
 import base64
 import os
+import secrets
 import shutil
 import socket
 import time
@@ -76,12 +77,21 @@ def wait_for(check, what, container, timeout=60):
 
 
 def test_worker_answers_its_healthcheck_and_runs_tasks(run_app, client):
-    container = run_app("celery-app-test-image-worker", "celery", "-A", "auterity", "worker", "--concurrency=1")
+    # A queue of its own (`-Q`, Celery's worker option; the application routes nothing itself):
+    # the session's worker on the same Redis consumes the default queue, so only the container
+    # under test can run a task sent here.
+    queue = f"celery-app-test-image-{secrets.token_hex(4)}"
+    container = run_app(
+        "celery-app-test-image-worker", "celery", "-A", "auterity", "worker", "--concurrency=1", "-Q", queue
+    )
     health = ["exec", container, "python", "-m", "auterity.health"]
     wait_for(lambda: celery_servers.docker(*health, check=False).returncode == 0, "no healthy worker", container)
     node = f"celery@{socket.gethostname()}"
     assert celery_servers.docker(*health, check=False).stdout.strip() == f"{node}: pong"
-    assert client.send_task("auterity.ping").get(timeout=30) == "pong"
+    ping = client.send_task("auterity.ping", queue=queue)
+    assert ping.get(timeout=30) == "pong"
+    # The result (result_extended) names the worker that ran the task: the container's node.
+    assert ping.worker == node
     user = celery_servers.docker("exec", container, "id", "-u").stdout.strip()
     assert user == str(APP_UID)
 

@@ -99,17 +99,15 @@ def test_invalid_config_of_an_existing_topic_changes_nothing(kafka_topic, topic_
     assert topic_state(good) == (1, 1, {})
 
 
-def test_unreachable_brokers_fail_in_bounded_time_naming_them(kafka_topic, uid):
+def test_unreachable_brokers_fail_naming_them_and_the_timeout(kafka_topic, uid):
     servers = [f"127.0.0.1:{kafka_broker.free_port()}", f"127.0.0.1:{kafka_broker.free_port()}"]
     topics = [{"name": f"{uid}-lost"}]
-    # What ansible-playbook and the module's start cost on this machine at this moment: a run
-    # that the module refuses before it connects anywhere.
+    # A timeout below 1 s is refused before the module connects anywhere.
     refused = kafka_topic(bootstrap_servers=servers, timeout=0, topics=topics)
     assert refused.failed and "timeout and reassignment_timeout must be at least 1 second" in refused.result["msg"]
 
+    # How long the run waits for the cluster (the 5 s asked for, not the 30 s default) is
+    # measured by tests/benchmarks/bench_kafka_topic.py, not asserted here.
     run = kafka_topic(bootstrap_servers=servers, timeout=5, topics=topics)
     assert run.failed
     assert f"cannot reach the Kafka cluster at {', '.join(servers)} within 5 s" in run.result["msg"]
-    # The time spent waiting for the cluster follows the 5 s asked for, well short of the
-    # 30 s default.
-    assert run.elapsed - refused.elapsed < 5 + 10, (run.elapsed, refused.elapsed)

