@@ -15,8 +15,12 @@ Options (the task's arguments):
   service        name of the variable that holds the dict (default stack_service)
   step           deploy (default), or plan: change nothing, say whether the service is current
 Results, beside changed/diff: name, image, current, deployed, changed_files, container, reasons;
-and the host facts every role reads: stack_deployed[name], stack_summary, stack_clients[name].skipped,
-stack_service_is_current, stack_service_changed_files, stack_service_state.
+and `facts`, the host facts every role reads, which tasks/service.yml sets with set_fact:
+stack_deployed[name], stack_summary, stack_clients[name].skipped, stack_service_images,
+stack_service_image_ids, stack_service_is_current, stack_service_changed_files and
+stack_service_state. (Facts an action returns as ansible_facts rank below those of set_fact,
+and several of these are set_fact's elsewhere: the preflight's stack_clients, image.yml's
+stack_service_images.)
 """
 
 from __future__ import annotations
@@ -449,14 +453,18 @@ class ActionModule(ActionBase):
         result["changed_files"] = []
         result["reasons"] = []
 
-        facts = dict(image_facts)
+        facts = {
+            "stack_clients": dict(task_vars.get("stack_clients") or {}),
+            "stack_service_images": dict(task_vars.get("stack_service_images") or {}),
+            "stack_service_image_ids": dict(task_vars.get("stack_service_image_ids") or {}),
+            "stack_summary": list(task_vars.get("stack_summary") or []),
+        }
+        facts.update(image_facts)
         if deployable:
             self._require_secrets(task_vars, variable, secrets)
             # Whether this run skipped it (no image), for the services that read it later in the
             # run (Prometheus, the gateway, Grafana leave it out).
-            clients = dict(task_vars.get("stack_clients") or {})
-            clients[name] = dict(clients.get(name) or {}, skipped=image == "")
-            facts["stack_clients"] = clients
+            facts["stack_clients"][name] = dict(facts["stack_clients"].get(name) or {}, skipped=image == "")
             # The dict, rendered once with the image this run supplied and the secrets it holds.
             variables = dict(task_vars, stack_service_image=image, stack_secrets=secrets)
             settings = _plain(
@@ -479,9 +487,9 @@ class ActionModule(ActionBase):
             "container": result.get("container", {}),
         }
         if step == "deploy":
-            rows = [row for row in task_vars.get("stack_summary") or [] if row.get("name") != name]
+            rows = [row for row in facts["stack_summary"] if row.get("name") != name]
             facts["stack_summary"] = [*rows, summary_row(settings, self._status(task_vars, name, enabled))]
-        result["ansible_facts"] = facts
+        result["facts"] = facts
         return result
 
     def _require_secrets(self, task_vars, variable, secrets):
