@@ -377,3 +377,14 @@ def test_the_action_finds_images_under_the_tags_the_build_tasks_give_them(tmp_pa
     assert {recipe: engine.build_tag(build, recipe) for recipe in recipes} == {
         recipe: expected[recipe] for recipe in recipes
     }
+
+
+def test_a_failed_check_of_a_file_that_holds_a_secret_does_not_show_what_the_checker_printed(tmp_path):
+    uid, gid = os.getuid(), os.getgid()
+    path = tmp_path / "secret.conf"
+    entry = {"dest": str(path), "mode": "0600", "owner": uid, "group": gid}
+    entry.update(content_base64=b64("requirepass s3cr3t-value\n"), validate="cat %s; exit 1", private=True)
+    refused = run_host_module(tmp_path, state="present", files=[entry])
+    assert refused["failed"] and "the file holds a secret" in refused["msg"]
+    assert "s3cr3t-value" not in json.dumps(refused)
+    assert not path.exists()

@@ -47,6 +47,7 @@ class ActionModule(ActionBase):
         name = self._task.args.get("name", log)
         timeout = int(self._task.args.get("timeout", 10800))
         interval = int(self._task.args.get("interval", 5))
+        host = (task_vars or {}).get("inventory_hostname", "")
         quoted = shlex.quote(log)
         command = f"tail -n {TAIL_LINES} {quoted} 2>/dev/null; echo; echo ::rc::$(cat {quoted}.rc 2>/dev/null)"
         started = time.monotonic()
@@ -61,7 +62,7 @@ class ActionModule(ActionBase):
             step = current_step(lines)
             if step != shown or elapsed - shown_at >= REPORT_EVERY:
                 minutes, seconds = divmod(int(elapsed), 60)
-                display.display(f"  {name} [{minutes}:{seconds:02d}] {step[:160]}")
+                display.display(f"  {host}: {name} [{minutes}:{seconds:02d}] {step[:160]}")
                 shown, shown_at = step, elapsed
             if rc:
                 result.update(changed=True, rc=int(rc), tail=lines, elapsed=round(elapsed))

@@ -173,7 +173,9 @@ def container_reasons(found, wanted_hash, network):
 
 def container_arguments(settings, image, secret_values, wanted_hash, stack):
     """The community.docker.docker_container arguments of the service's container."""
-    environment = {key: str(value) for key, value in (settings.get("env") or {}).items()}
+    # As the dict gives them: docker_container refuses a value that is not a string, rather than
+    # guessing how to write it.
+    environment = dict(settings.get("env") or {})
     for variable, secret in (settings.get("secret_env") or {}).items():
         environment[variable] = secret_values[secret]
     arguments = {
@@ -280,7 +282,12 @@ def image_candidates(build, upstream, recipe):
             f"{mirror}/{re.sub(r'^(docker[.]io|registry-1[.]docker[.]io)/', '', upstream)}" if mirror else upstream
         )
     if build["source"] in ("build", "auto") and recipe:
-        tag = build_tag(build, recipe)
+        try:
+            tag = build_tag(build, recipe)
+        except OSError:
+            # A recipe or a registry setting this cannot read (a relative path, say): image.yml,
+            # which resolves them as lookups do, decides instead.
+            return None
         candidates.append(tag)
         if build["image_registry"]:
             candidates.append(f"{build['image_registry']}/{tag}")
@@ -427,7 +434,7 @@ class ActionModule(ActionBase):
         upstream = self._expression(task_vars, f"{variable}.image")
         recipe = self._expression(task_vars, f"{variable}.recipe | default('')")
         candidates = image_candidates(self._build_settings(task_vars), upstream, recipe)
-        found = found_image(candidates, task_vars.get("stack_host_images") or {})
+        found = found_image(candidates or [], task_vars.get("stack_host_images") or {})
         if not found:
             return None, "", {}
         reference, image_id = found
@@ -576,7 +583,8 @@ class ActionModule(ActionBase):
         if not reasons or step == "plan":
             return
         result["msg"] = f"{settings['name']} is not current: {'; '.join(reasons)}"
-        result["changed"] = True
+        # A prediction in check mode; otherwise what the writes and the container module did.
+        result["changed"] = bool(differences) or self._task.check_mode
         result["changed_files"] = [path for path in differences if wanted["paths"][path]["type"] == "file"]
         if self._task.diff:
             result["diff"] = [
@@ -586,9 +594,12 @@ class ActionModule(ActionBase):
             ]
         if self._task.check_mode:
             return
-        self._write(task_vars, settings, wanted, query, differences=differences, validate=bool(image))
+        result["changed"] = self._write(
+            task_vars, settings, wanted, query, differences=differences, validate=bool(image)
+        )
         if image:
-            result["container"] = self._container(task_vars, settings, wanted, container, image)
+            result["container"], recreated = self._container(task_vars, settings, wanted, container, image)
+            result["changed"] = result["changed"] or recreated
 
     def _write(self, task_vars, settings, wanted, query, *, differences, validate):
         """The directories, and the files that differ; each checked first by its own program
@@ -606,24 +617,32 @@ class ActionModule(ActionBase):
             item["content_base64"] = base64.b64encode(content).decode()
             if validate and entry.get("validate"):
                 item["validate"] = entry["validate"]
+                item["private"] = path in wanted["private"]
             files.append(item)
-        self._host(task_vars, {"state": "present", "directories": query["directories"], "files": files}, secret=True)
+        answer = self._host(
+            task_vars, {"state": "present", "directories": query["directories"], "files": files}, secret=True
+        )
+        return bool(answer.get("changed"))
 
     def _container(self, task_vars, settings, wanted, container, image):
         """(Re)create the container when its hash, network or state asks for it, then wait for
         its own healthcheck."""
+        recreated = False
         if container_reasons(container, wanted["hash"], wanted["stack"]["network"]):
-            arguments = container_arguments(settings, image, wanted_secrets(task_vars), wanted["hash"], wanted["stack"])
-            hidden = bool(settings.get("secret_env"))
-            answer = self._call(task_vars, CONTAINER_MODULE, arguments, secret=hidden)
+            secrets = wanted_secrets(task_vars)
+            arguments = container_arguments(settings, image, secrets, wanted["hash"], wanted["stack"])
+            hidden = [secrets[name] for name in secret_env_names(settings)]
+            answer = self._call(task_vars, CONTAINER_MODULE, arguments, secret=bool(hidden))
             if answer.get("failed"):
-                message = answer.get("msg", "unknown error")
-                if hidden:
-                    message = "the container module failed; its arguments hold secrets, so its message is not shown"
+                message = str(answer.get("msg", "unknown error"))
+                # The environment holds secrets: a message that quotes it shows none of them.
+                for value in hidden:
+                    message = message.replace(value, "********")
                 raise AnsibleActionFail(f"Container {settings['container']} could not be created: {message}")
+            recreated = bool(answer.get("changed"))
         timeout = int(self._expression(task_vars, "stack_ready_timeout"))
         ready = self._host(task_vars, {"state": "query", "container": settings["container"], "wait_healthy": timeout})
-        return ready.get("container") or {}
+        return ready.get("container") or {}, recreated
 
 
 def wanted_secrets(task_vars):

@@ -50,6 +50,10 @@ options:
       validate:
         description: Command that checks the staged file before it replaces O(files[].dest); C(%s) is its path.
         type: str
+      private:
+        description: The file holds a secret; a failed check's output, which may quote it, is not returned.
+        type: bool
+        default: false
       return_content:
         description: With O(state=query), return the file's current text (for a diff; never set for a secret).
         type: bool
@@ -211,11 +215,11 @@ def write_file(module, entry):
                 module.fail_json(msg=f"The check of {dest} must name the staged file as %s: {entry['validate']}")
             rc, out, err = module.run_command(entry["validate"] % staged, use_unsafe_shell=True)
             if rc != 0:
-                module.fail_json(
-                    msg=f"{dest} was not written: its check failed (exit {rc}); the file in place is unchanged.",
-                    validate_stdout=out[-2000:],
-                    validate_stderr=err[-2000:],
-                )
+                message = f"{dest} was not written: its check failed (exit {rc}); the file in place is unchanged."
+                if entry.get("private"):
+                    # A checker may quote the offending line, and this file holds a secret.
+                    module.fail_json(msg=f"{message} Its output is not shown: the file holds a secret.")
+                module.fail_json(msg=message, validate_stdout=out[-2000:], validate_stderr=err[-2000:])
         os.replace(staged, dest)
         staged = None
     finally:
@@ -230,15 +234,23 @@ def write_all(module, directories, files):
     for entry in directories:
         path = entry["path"]
         created = not os.path.isdir(path)
-        if created:
-            os.makedirs(path, exist_ok=True)
-        if set_attributes(path, entry["mode"], entry["owner"], entry["group"]) or created:
-            written.append(path)
+        try:
+            if created:
+                os.makedirs(path, exist_ok=True)
+            if set_attributes(path, entry["mode"], entry["owner"], entry["group"]) or created:
+                written.append(path)
+        except OSError as error:
+            module.fail_json(msg=f"Directory {path} could not be made: {error.strerror} ({error.filename or path}).")
     for entry in files:
         if entry.get("content_base64") is None:
             module.fail_json(msg=f"No content given for {entry['dest']}.")
-        if write_file(module, entry):
-            written.append(entry["dest"])
+        try:
+            if write_file(module, entry):
+                written.append(entry["dest"])
+        except OSError as error:
+            module.fail_json(
+                msg=f"{entry['dest']} could not be written: {error.strerror} ({error.filename or entry['dest']})."
+            )
     return written
 
 
@@ -290,6 +302,7 @@ def main():
                     **path_options,
                     "content_base64": {"type": "str", "no_log": True},
                     "validate": {"type": "str"},
+                    "private": {"type": "bool", "default": False},
                     "return_content": {"type": "bool", "default": False},
                 },
             },
