@@ -1,8 +1,21 @@
 """A bad variable stops site.yml with a message that names it, before any host is changed."""
 
 import json
+import re
 
 import pytest
+
+# A failed task's report: from "fatal: [host]: FAILED! =>" (or Ansible's "[ERROR]:" line) to the
+# next task, play or recap banner.
+FAILURE = re.compile(
+    r"^(?:fatal: \[[^\]]+\]: FAILED! =>|\[ERROR\]:)(.*?)(?=^(?:TASK|PLAY|RUNNING HANDLER) |\Z)", re.M | re.S
+)
+
+
+def failure_messages(run):
+    """What the run said when it failed, and nothing else: a variable's name that only shows in
+    a loop label of a passing task does not count."""
+    return "\n".join(FAILURE.findall(run.output))
 
 
 @pytest.mark.parametrize(
@@ -29,7 +42,7 @@ import pytest
 def test_bad_variable_fails_before_any_change(playbook, extra_var, named):
     run = playbook("site.yml", "-e", extra_var)
     assert run.rc != 0
-    assert named in run.output
+    assert named in failure_messages(run), run.output[-3000:]
     assert run.changed() == 0, run.changed_tasks()
     # The first play validates every role; the play that changes hosts never starts.
     assert "PLAY [Deploy]" not in run.output
@@ -70,6 +83,28 @@ def test_misspelt_key_in_an_entry_is_named(playbook, service, named, value, bad_
     # refuses one it does not know, naming the variable and the key.
     run = playbook(f"{service}.yml", "-e", json.dumps({named: value}))
     assert run.rc != 0
-    assert f"{named}.{bad_key}" in run.output
+    assert f"{named}.{bad_key}" in failure_messages(run), run.output[-3000:]
+    assert run.changed() == 0, run.changed_tasks()
+    assert "PLAY [Deploy]" not in run.output
+
+
+@pytest.mark.parametrize(
+    ("settings", "service", "named"),
+    [
+        # No public image of the reference application exists: a pull cannot supply it.
+        ({"stack_image_source": "pull"}, "celery_worker", "celery_app_image"),
+        # Kafka UI has no recipe: a build cannot supply it.
+        ({"stack_image_source": "build"}, "kafka_ui", "mirror ghcr.io/kafbat/kafka-ui"),
+    ],
+)
+def test_a_service_whose_image_no_route_supplies_is_refused_first(playbook, settings, service, named):
+    # Without leave to skip such services, the run stops in its first play, before any service
+    # before this one is deployed, naming what to set.
+    settings = dict(settings, stack_skip_services_without_image=False)
+    run = playbook("site.yml", "--tags", service, "-e", json.dumps(settings))
+    assert run.rc != 0
+    message = failure_messages(run)
+    assert f"No image for {service} can be had with stack_image_source={settings['stack_image_source']}" in message
+    assert named in message
     assert run.changed() == 0, run.changed_tasks()
     assert "PLAY [Deploy]" not in run.output
