@@ -27,6 +27,24 @@ PUBLISHERS = ("prometheus", "alertmanager", "jaeger")
 ANSIBLE_ENV = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCALHOST_WARNING": "0"}
 
 
+def run_play(workdir, play, inventory_args, extra_vars, timeout):
+    """ansible-playbook on one play written to <workdir>/play.yml; each extra_vars entry is a
+    dict passed as one -e."""
+    (workdir / "play.yml").write_text(json.dumps([play], indent=2))
+    command = [ANSIBLE_PLAYBOOK, *inventory_args, str(workdir / "play.yml")]
+    for variables in extra_vars:
+        command += ["-e", json.dumps(variables)]
+    return subprocess.run(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **ANSIBLE_ENV},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @functools.cache
 def _published_clients_json():
     with tempfile.TemporaryDirectory(prefix="published-clients-") as workdir:
@@ -50,18 +68,8 @@ def _published_clients_json():
                 }
             ],
         }
-        (pathlib.Path(workdir) / "play.yml").write_text(json.dumps([play], indent=2))
-        command = [ANSIBLE_PLAYBOOK, "-i", "localhost,", "-c", "local", str(pathlib.Path(workdir) / "play.yml")]
-        command += ["-e", json.dumps({"ansible_python_interpreter": sys.executable})]
-        completed = subprocess.run(
-            command,
-            cwd=ROOT,
-            env={**os.environ, **ANSIBLE_ENV},
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        interpreter = {"ansible_python_interpreter": sys.executable}
+        completed = run_play(pathlib.Path(workdir), play, ["-i", "localhost,", "-c", "local"], [interpreter], 300)
         if completed.returncode != 0:
             raise RuntimeError(f"rendering the published clients failed:\n{completed.stdout}{completed.stderr}")
         return out.read_text()
@@ -187,17 +195,6 @@ def render(workdir, *, extra_vars=None, published=None, host_vars=None, remote=N
     }
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (workdir / "play.yml").write_text(json.dumps([play], indent=2))
-    command = [ANSIBLE_PLAYBOOK, "-i", str(workdir / "hosts.yml"), str(workdir / "play.yml")]
-    for name, value in (extra_vars or {}).items():
-        command += ["-e", json.dumps({name: value})]
-    completed = subprocess.run(
-        command,
-        cwd=ROOT,
-        env={**os.environ, **ANSIBLE_ENV},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    extra = [{name: value} for name, value in (extra_vars or {}).items()]
+    completed = run_play(workdir, play, ["-i", str(workdir / "hosts.yml")], extra, 600)
     return completed, credentials, out

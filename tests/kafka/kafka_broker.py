@@ -16,19 +16,18 @@ when there is none, playbooks/images.yml builds it from images/kafka/.
 """
 
 import base64
-import json
 import os
 import pathlib
 import secrets
-import socket
-import subprocess
 import sys
 import time
 import warnings
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import containers
 import kafka_tls
+from containers import docker, free_port  # noqa: F401 (callers use kafka_broker.free_port)
 from project import run_playbook
 
 with warnings.catch_warnings():
@@ -75,20 +74,8 @@ listener.name.secure.ssl.keystore.location={tls_dir}/server.pem
 """
 
 
-def docker(*args, check=True, timeout=120):
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def newest_image():
-    listing = docker("images", IMAGE_REPOSITORY, "--format", "{{json .}}").stdout.splitlines()
-    images = sorted((json.loads(line) for line in listing), key=lambda image: image["CreatedAt"], reverse=True)
-    return f"{IMAGE_REPOSITORY}:{images[0]['Tag']}" if images else None
+    return containers.newest_image(IMAGE_REPOSITORY)
 
 
 def kafka_image():

@@ -11,14 +11,14 @@ from images/seaweedfs/); start() returns None when there is none.
 import json
 import pathlib
 import secrets
-import socket
-import subprocess
 import time
 from dataclasses import dataclass
 
 import boto3
+import containers
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from containers import docker, free_port  # noqa: F401 (the tests use seaweedfs_server.free_port)
 
 IMAGE_REPOSITORY = "auterity/seaweedfs"
 S3_PORT = 9000  # inside the container, as roles/s3 sets it
@@ -26,22 +26,8 @@ CONFIG_DIR = "/etc/s3"
 START_TIMEOUT = 90
 
 
-def docker(*args, check=True, timeout=120):
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check, timeout=timeout)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def newest_image():
-    """The newest auterity/seaweedfs:<tag> on this engine, or None."""
-    listing = docker("images", IMAGE_REPOSITORY, "--format", "{{json .}}").stdout.splitlines()
-    images = [json.loads(line) for line in listing]
-    images = sorted((image for image in images if image["Tag"] != "<none>"), key=lambda image: image["CreatedAt"])
-    return f"{IMAGE_REPOSITORY}:{images[-1]['Tag']}" if images else None
+    return containers.newest_image(IMAGE_REPOSITORY)
 
 
 @dataclass(frozen=True)

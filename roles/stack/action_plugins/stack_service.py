@@ -535,6 +535,7 @@ class ActionModule(ActionBase):
             "paths": expected_paths(settings, sums),
             "hash": config_hash(settings, sums, variables["stack_secrets"], image_id, stack),
             "private": private_files(settings),
+            "secrets": variables["stack_secrets"],
         }
 
     def _read_host(self, task_vars, settings, wanted, image):
@@ -629,7 +630,7 @@ class ActionModule(ActionBase):
         its own healthcheck."""
         recreated = False
         if container_reasons(container, wanted["hash"], wanted["stack"]["network"]):
-            secrets = wanted_secrets(task_vars)
+            secrets = wanted["secrets"]
             arguments = container_arguments(settings, image, secrets, wanted["hash"], wanted["stack"])
             hidden = [secrets[name] for name in secret_env_names(settings)]
             answer = self._call(task_vars, CONTAINER_MODULE, arguments, secret=bool(hidden))
@@ -643,10 +644,6 @@ class ActionModule(ActionBase):
         timeout = int(self._expression(task_vars, "stack_ready_timeout"))
         ready = self._host(task_vars, {"state": "query", "container": settings["container"], "wait_healthy": timeout})
         return ready.get("container") or {}, recreated
-
-
-def wanted_secrets(task_vars):
-    return dict(task_vars.get("stack_secrets") or {})
 
 
 def _file_diff(path, found, content, private):
