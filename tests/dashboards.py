@@ -22,7 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 DASHBOARDS_DIR = ROOT / "roles/grafana/files/dashboards"
 ANSIBLE_PLAYBOOK = str(pathlib.Path(sys.executable).with_name("ansible-playbook"))
 
-# The other backends whose published entries (stack_clients[<name>]) Grafana reads.
+# The other backends whose client settings (their roles' <name>_service.clients) Grafana reads.
 PUBLISHERS = ("prometheus", "alertmanager", "jaeger")
 ANSIBLE_ENV = {"ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_LOCALHOST_WARNING": "0"}
 
@@ -76,10 +76,10 @@ def _published_clients_json():
 
 
 def published_clients():
-    """What the other backends publish (stack_clients[<name>]): each role's
-    <name>_service.clients (vars/main.yml), rendered by Ansible from the role's defaults and
-    the stack's, on localhost, which stands in for their host in render(). A fresh copy on
-    each call, for the caller to change."""
+    """The other backends' client settings: each role's <name>_service.clients
+    (vars/main.yml), rendered by Ansible from the role's defaults and the stack's, on
+    localhost, which stands in for their host in render(). A fresh copy on each call, for the
+    caller to change."""
     return json.loads(_published_clients_json())
 
 
@@ -136,31 +136,29 @@ def panel_queries(dashboard):
     return queries
 
 
-def render(workdir, *, extra_vars=None, published=None, host_vars=None, remote=None, renders=()):
-    """Run the stack, loki and grafana preflights as site.yml does, on localhost standing in
-    for every backend's host (published: its stack_clients; host_vars: more, such as
-    stack_service_images), generate the secrets Grafana lists into workdir/credentials, and
-    render each (role, template) of `renders` into workdir/out/<template>, with the grafana
-    and loki dicts and stack_clients in workdir/out/dicts.json.
+def render(workdir, *, extra_vars=None, host_vars=None, remote=None, not_here=(), renders=()):
+    """Run the stack, loki and grafana preflights as site.yml does, on localhost, which is in
+    the groups of every backend but those of `not_here` (host_vars: more of its variables,
+    such as stack_skipped or stack_service_images; remote: other hosts, each with its groups
+    and variables), generate the secrets Grafana lists into workdir/credentials, and render
+    each (role, template) of `renders` into workdir/out/<template>, with the grafana and loki
+    dicts and their client settings (lookup stack_client) in workdir/out/dicts.json.
 
     Returns (completed ansible-playbook process, credentials dir, out dir)."""
     workdir = pathlib.Path(workdir)
     out = workdir / "out"
     credentials = workdir / "credentials"
-    host = {
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        "stack_clients": published_clients() if published is None else published,
-        **(host_vars or {}),
-    }
+    host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable, **(host_vars or {})}
     hosts = {"localhost": host}
     children = {
-        group: {"hosts": {"localhost": None}} for group in ("prometheus", "alertmanager", "jaeger", "loki", "grafana")
+        group: {"hosts": {"localhost": None}}
+        for group in ("prometheus", "alertmanager", "jaeger", "loki", "grafana")
+        if group not in not_here
     }
     for name, settings in (remote or {}).items():
         hosts[name] = {key: value for key, value in settings.items() if key != "groups"}
         for group in settings["groups"]:
-            children[group] = {"hosts": {name: None}}
+            children.setdefault(group, {"hosts": {}})["hosts"][name] = None
     inventory = {"all": {"hosts": hosts, "children": children}}
     play = {
         "name": "Render the observability roles' configuration",
@@ -183,7 +181,8 @@ def render(workdir, *, extra_vars=None, published=None, host_vars=None, remote=N
             },
             {
                 "ansible.builtin.copy": {
-                    "content": "{{ {'grafana': grafana_service, 'loki': loki_service, 'clients': stack_clients}"
+                    "content": "{{ {'grafana': grafana_service, 'loki': loki_service, 'clients':"
+                    " {'grafana': lookup('stack_client', 'grafana'), 'loki': lookup('stack_client', 'loki')}}"
                     " | to_json }}",
                     "dest": "{{ out }}/dicts.json",
                     "mode": "0600",

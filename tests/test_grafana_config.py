@@ -42,16 +42,16 @@ def full(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def partial(tmp_path_factory):
-    """Prometheus on another host, Alertmanager published nothing, Jaeger was skipped for
-    want of an image, Loki is switched off."""
-    clients = published_clients()
-    # Bound to every interface there: the stack's check publishes that host's address.
-    elsewhere = {"prometheus": {**clients["prometheus"], "address": "0.0.0.0", "reach_address": "192.0.2.12"}}
+    """Prometheus on another host (bound to every interface there), no Alertmanager in the
+    inventory, Jaeger skipped for want of an image in this run, Loki switched off."""
     return rendered(
         tmp_path_factory.mktemp("grafana-partial"),
-        # As the stack publishes a service that had no image in this run.
-        published={"jaeger": {**clients["jaeger"], "skipped": True}},
-        remote={"node2": {"groups": ["prometheus"], "ansible_host": "192.0.2.12", "stack_clients": elsewhere}},
+        not_here=("prometheus", "alertmanager"),
+        # As the stack_service step records a service that had no image in this run.
+        host_vars={"stack_skipped": {"jaeger": True}},
+        remote={
+            "node2": {"groups": ["prometheus"], "ansible_host": "192.0.2.12", "prometheus_bind_address": "0.0.0.0"}
+        },
         extra_vars={"loki_enabled": False},
     )
 

@@ -2,14 +2,14 @@
 and checked by the programs themselves (promtool, amtool, otelcol validate) in the project's
 images; the stack's alert rules against their unit tests (promtool test rules)."""
 
-import json
 import pathlib
 import shutil
 import subprocess
 
 import pytest
 import yaml
-from project import ROOT, run_playbook
+from project import ROOT
+from render import full_render
 
 INVENTORIES = {"one host": "inventory/local", "three hosts": "inventory/multinode"}
 
@@ -36,16 +36,8 @@ def check(image, entrypoint, *args, mounts=(), extra=()):
 
 
 @pytest.fixture(scope="module", params=list(INVENTORIES))
-def rendered(request, tmp_path_factory):
-    directory = tmp_path_factory.mktemp("render")
-    run = run_playbook(
-        "../tests/playbooks/render_configs.yml",
-        "-e",
-        json.dumps({"render_dir": str(directory), "ansible_python_interpreter": str(ROOT / ".venv/bin/python")}),
-        inventory=INVENTORIES[request.param],
-    )
-    assert run.rc == 0, run.output[-3000:]
-    return directory
+def rendered(request):
+    return full_render(INVENTORIES[request.param])
 
 
 def files(rendered, service, name):

@@ -13,14 +13,16 @@ tests/test_stack_service_engine.py); only the reads and writes go to the host.
 
 Options (the task's arguments):
   service        name of the variable that holds the dict (default stack_service)
-  step           deploy (default), or plan: change nothing, say whether the service is current
+  step           deploy (default); plan: change nothing, say whether the service is current;
+                 render: ask nothing of the host, return the files and container settings as
+                 this run renders them (files, container, config_hash)
 Results, beside changed/diff: name, image, current, deployed, changed_files, container, reasons;
 and `facts`, the host facts every role reads, which tasks/service.yml sets with set_fact:
-stack_deployed[name], stack_summary, stack_clients[name].skipped, stack_service_images,
+stack_deployed[name], stack_summary, stack_skipped[name] (no image in this run),
+stack_service_images,
 stack_service_image_ids, stack_service_is_current, stack_service_changed_files and
 stack_service_state. (Facts an action returns as ansible_facts rank below those of set_fact,
-and several of these are set_fact's elsewhere: the preflight's stack_clients, image.yml's
-stack_service_images.)
+and some of these are set_fact's elsewhere: image.yml's stack_service_images.)
 """
 
 from __future__ import annotations
@@ -325,10 +327,12 @@ class ActionModule(ActionBase):
         del tmp
         variable = self._task.args.get("service", "stack_service")
         step = self._task.args.get("step", "deploy")
-        if step not in ("deploy", "plan"):
-            raise AnsibleActionFail(f"step must be deploy or plan, not {step!r}")
+        if step not in ("deploy", "plan", "render"):
+            raise AnsibleActionFail(f"step must be deploy, plan or render, not {step!r}")
         if variable not in task_vars:
             raise AnsibleActionFail(f"No variable {variable} holds the service's dict.")
+        if step == "render":
+            return self._render(result, task_vars, variable)
         try:
             return self._step(result, task_vars, variable, step)
         finally:
@@ -340,9 +344,22 @@ class ActionModule(ActionBase):
         templar = self._templar.copy_with_new_env(available_variables=variables)
         return _plain(templar.template(trust_as_template("{{ " + expression + " }}")))
 
+    def _find(self, variables, kind, name):
+        """A file of the service's role (templates/ or files/): found as the template and copy
+        modules find it from the service's role, else in the role named like the service (the
+        render entry point is included from outside that role)."""
+        try:
+            return self._find_needle(kind, name)
+        except AnsibleError:
+            roles_dir = os.path.dirname(variables.get("role_path") or "")
+            path = os.path.join(roles_dir, str(variables.get("stack_service_name", "")), kind, name)
+            if roles_dir and os.path.isfile(path):
+                return path
+            raise
+
     def _render_template(self, variables, source_name, dest):
         """A role's template as the template module renders it."""
-        source = self._find_needle("templates", source_name)
+        source = self._find(variables, "templates", source_name)
         data = trust_as_template(self._loader.get_text_file_contents(source))
         bases = [*variables.get("ansible_search_path", []), self._loader._basedir, os.path.dirname(source)]
         searchpath = [path for base in bases for path in (os.path.join(base, "templates"), base)]
@@ -364,9 +381,9 @@ class ActionModule(ActionBase):
         )
         return to_bytes(rendered if rendered is not None else "")
 
-    def _read_source(self, src):
+    def _read_source(self, variables, src):
         try:
-            path = self._find_needle("files", src)
+            path = self._find(variables, "files", src)
         except AnsibleError as error:
             raise AnsibleActionFail(f"File {src} to copy was not found: {error}") from error
         with open(path, "rb") as handle:
@@ -381,7 +398,7 @@ class ActionModule(ActionBase):
             elif entry.get("secret"):
                 contents[entry["dest"]] = to_bytes(secrets[entry["secret"]])
             elif entry.get("src"):
-                contents[entry["dest"]] = None if entry.get("checksum") else self._read_source(entry["src"])
+                contents[entry["dest"]] = None if entry.get("checksum") else self._read_source(variables, entry["src"])
             else:
                 contents[entry["dest"]] = to_bytes(entry.get("content") or "")
         return contents
@@ -461,7 +478,7 @@ class ActionModule(ActionBase):
         result["reasons"] = []
 
         facts = {
-            "stack_clients": dict(task_vars.get("stack_clients") or {}),
+            "stack_skipped": dict(task_vars.get("stack_skipped") or {}),
             "stack_service_images": dict(task_vars.get("stack_service_images") or {}),
             "stack_service_image_ids": dict(task_vars.get("stack_service_image_ids") or {}),
             "stack_summary": list(task_vars.get("stack_summary") or []),
@@ -470,10 +487,10 @@ class ActionModule(ActionBase):
         if deployable:
             self._require_secrets(task_vars, variable, secrets)
             # Whether this run skipped it (no image), for the services that read it later in the
-            # run (Prometheus, the gateway, Grafana leave it out).
-            facts["stack_clients"][name] = dict(facts["stack_clients"].get(name) or {}, skipped=image == "")
+            # run (lookup stack_client: Prometheus, the gateway, Grafana leave it out).
+            facts["stack_skipped"][name] = image == ""
             # The dict, rendered once with the image this run supplied and the secrets it holds.
-            variables = dict(task_vars, stack_service_image=image, stack_secrets=secrets)
+            variables = dict(task_vars, stack_service_image=image, stack_secrets=secrets, stack_service_name=name)
             settings = _plain(
                 self._templar.copy_with_new_env(available_variables=variables).template(task_vars[variable])
             )
@@ -497,6 +514,34 @@ class ActionModule(ActionBase):
             rows = [row for row in facts["stack_summary"] if row.get("name") != name]
             facts["stack_summary"] = [*rows, summary_row(settings, self._status(task_vars, name, enabled))]
         result["facts"] = facts
+        return result
+
+    def _render(self, result, task_vars, variable):
+        """What the service's step would write and run on this host, rendered on the controller
+        without asking the host: each file's sha256 (and its text unless it holds a secret) and
+        the container's settings with the secrets' values left out. The image is the one the
+        dict names (no host's tags are read)."""
+        secrets = dict(task_vars.get("stack_secrets") or {})
+        self._require_secrets(task_vars, variable, secrets)
+        image = self._expression(task_vars, f"{variable}.image")
+        name = self._expression(task_vars, f"{variable}.name")
+        variables = dict(task_vars, stack_service_image=image, stack_secrets=secrets, stack_service_name=name)
+        settings = _plain(self._templar.copy_with_new_env(available_variables=variables).template(task_vars[variable]))
+        wanted = self._wanted(task_vars, variables, settings, "")
+        files = {}
+        for entry in settings.get("files") or []:
+            path = entry["dest"]
+            content = wanted["contents"][path]
+            private = path in wanted["private"] or bool(entry.get("secret"))
+            files[path] = {
+                "sha256": wanted["paths"][path]["sha256"],
+                "content": None if private or content is None else to_text(content, errors="replace"),
+            }
+        placeholders = {name: f"(secret {name})" for name in secrets}
+        arguments = container_arguments(settings, image, placeholders, wanted["hash"], wanted["stack"])
+        result.update(
+            changed=False, name=settings["name"], files=files, container=arguments, config_hash=wanted["hash"]
+        )
         return result
 
     def _require_secrets(self, task_vars, variable, secrets):
@@ -612,7 +657,7 @@ class ActionModule(ActionBase):
                 continue
             content = wanted["contents"][path]
             if content is None:
-                content = self._read_source(entry["src"])
+                content = self._read_source(dict(task_vars, stack_service_name=settings["name"]), entry["src"])
             want = wanted["paths"][path]
             item = {"dest": path, "mode": want["mode"], "owner": want["uid"], "group": want["gid"]}
             item["content_base64"] = base64.b64encode(content).decode()
