@@ -55,7 +55,10 @@ def produce(bootstrap, topic, value, **settings):
         producer.close()
 
 
-def consume_all(bootstrap, topic, timeout=30, **settings):
+def consume_all(bootstrap, topic, timeout=30, until=None, **settings):
+    """The topic's messages from the earliest, until none came for `timeout` seconds, or as
+    soon as `until` is found among them (a value, or a function of the values so far that says
+    when they are enough): a check that finds what it looks for does not wait out the timeout."""
     consumer = KafkaConsumer(
         topic,
         bootstrap_servers=bootstrap,
@@ -65,7 +68,13 @@ def consume_all(bootstrap, topic, timeout=30, **settings):
         consumer_timeout_ms=timeout * 1000,
         **settings,
     )
+    enough = until if callable(until) else (lambda values: until is not None and values[-1] == until)
+    values = []
     try:
-        return [message.value.decode() for message in consumer]
+        for message in consumer:
+            values.append(message.value.decode())
+            if enough(values):
+                break
+        return values
     finally:
         consumer.close()

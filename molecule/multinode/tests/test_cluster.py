@@ -146,7 +146,7 @@ def test_sasl_turned_on_by_the_roll_takes_a_scram_user_on_every_broker():
         value = f"over SASL through {name} {uuid.uuid4()}"
         # Only this broker as bootstrap: its own listener must take the login.
         produce([sasl], "audit-events", value, **settings)
-        assert value in consume_all([sasl], "audit-events", timeout=60, **settings)
+        assert value in consume_all([sasl], "audit-events", timeout=60, until=value, **settings)
 
 
 def test_the_nodes_restarted_one_at_a_time_during_the_change():
@@ -165,12 +165,14 @@ def test_every_write_during_the_change_was_acknowledged_and_kept():
     assert report["sent"] >= 100, report["sent"]
     assert report["acked"] == list(range(report["sent"]))
     prefix = report["run"] + ":"
-    stored = {
-        value[len(prefix) :]
-        for value in consume_all(bootstrap(), report["topic"], timeout=60)
-        if value.startswith(prefix)
-    }
-    assert stored == {str(seq) for seq in report["acked"]}
+    acked = {str(seq) for seq in report["acked"]}
+
+    def stored(values):
+        return {value[len(prefix) :] for value in values if value.startswith(prefix)}
+
+    # Read until every acknowledged write is found (or none comes for a minute).
+    values = consume_all(bootstrap(), report["topic"], timeout=60, until=lambda values: stored(values) >= acked)
+    assert stored(values) == acked
 
 
 def test_producing_with_acks_all_and_consuming_work_with_one_broker_down():
@@ -180,7 +182,7 @@ def test_producing_with_acks_all_and_consuming_work_with_one_broker_down():
     stopped.run_test("docker stop kafka")
     try:
         produce(survivors, "workflow-events", value)
-        assert value in consume_all(survivors, "workflow-events", timeout=60)
+        assert value in consume_all(survivors, "workflow-events", timeout=60, until=value)
     finally:
         stopped.run_test("docker start kafka")
         wait_healthy(stopped)
@@ -209,4 +211,4 @@ def test_a_change_that_breaks_a_broker_stops_the_roll_there_and_a_fix_heals_it()
         assert created_at(node(name)) == before[name]
     wait_healthy(node("node1"))
     wait_no_under_replicated_partitions(node("node1"))
-    assert value in consume_all(bootstrap(), "workflow-events", timeout=60)
+    assert value in consume_all(bootstrap(), "workflow-events", timeout=60, until=value)
