@@ -61,6 +61,11 @@ def _true(value) -> bool:
 class LookupModule(LookupBase):
     # Role files, read once per process: (role, file) -> data.
     _files: dict[tuple[str, str], dict] = {}
+    # Rendered settings, by (service, host, the host's gathered address): the inventory, extra
+    # vars and role files do not change during a run, and rendering costs tens of milliseconds,
+    # while Prometheus's targets alone read every service of every host. What a run changes
+    # (whether a service was skipped, the host's facts) is read again on every call.
+    _rendered: dict[tuple[str, str, str], dict] = {}
 
     def _role_file(self, role: str, name: str) -> dict:
         key = (role, name)
@@ -82,11 +87,41 @@ class LookupModule(LookupBase):
         if not (ROLES_DIR / service).is_dir():
             raise AnsibleError(f"stack_client: no role for the service {service!r} under {ROLES_DIR}")
 
-        host_vars = variables["hostvars"].raw_get(host)
-        # Ansible's precedence, as when the role runs on that host: role defaults (the stack's,
-        # then the service's), then the inventory, then the role's vars, then extra vars and
-        # facts set in this run (both in host_vars, which win over the role's vars only for
-        # the names they set).
+        host_vars = None
+        state = _run_state(variables, host)
+        if state is None:
+            # Another variable manager than this was written for: read all of the host's variables.
+            host_vars = variables["hostvars"].raw_get(host)
+            state = (host_vars.get("ansible_facts") or {}, host_vars)
+        facts, set_facts = state
+        # The fact cache keeps the gathered names (ansible_default_ipv4); ansible_facts drops the prefix.
+        gathered = facts.get("ansible_default_ipv4") or facts.get("default_ipv4") or {}
+        address = str(gathered.get("address") or "")
+        key = (service, host, address)
+        if key not in self._rendered:
+            if host_vars is None:
+                host_vars = variables["hostvars"].raw_get(host)
+            self._rendered[key] = self._render(service, host, host_vars)
+        rendered = self._rendered[key]
+        bind_address = rendered["bind_address"]
+        return [
+            dict(
+                rendered["settings"],
+                enabled=rendered["enabled"],
+                skipped=_skipped(service, rendered["stack_name"], facts, set_facts),
+                reach_address=bind_address
+                if bind_address and bind_address not in WILDCARD_ADDRESSES
+                else (address or rendered["ansible_host"] or host),
+                bind_address=bind_address,
+                published_ports=rendered["published_ports"],
+            )
+        ]
+
+    def _render(self, service: str, host: str, host_vars: dict) -> dict:
+        """The service's declared settings on that host, rendered with Ansible's precedence as
+        when the role runs there: role defaults (the stack's, then the service's), then the
+        inventory, then the role's vars, then extra vars and facts set in this run (both in
+        host_vars, which win over the role's vars only for the names they set)."""
         context = {}
         context.update(self._role_file("stack", "defaults"))
         context.update(self._role_file(service, "defaults"))
@@ -98,38 +133,39 @@ class LookupModule(LookupBase):
         declared = f"{service}_service"
         if declared not in role_vars:
             raise AnsibleError(f"stack_client: roles/{service}/vars/main.yml defines no {declared}")
-        settings = templar.template(role_vars[declared]["clients"]) if "clients" in role_vars[declared] else {}
-        enabled = _true(templar.template(role_vars[declared].get("enabled", True)))
-        bind_address = str(templar.template(role_vars[declared].get("bind_address", "")))
-        ports = templar.template(role_vars[declared].get("ports", []))
-        return [
-            dict(
-                settings,
-                enabled=enabled,
-                skipped=self._skipped(service, host_vars, context),
-                reach_address=self._reach_address(host, bind_address, host_vars),
-                bind_address=bind_address,
-                published_ports=[{"port": port["port"], "variable": port["name"]} for port in ports or []],
-            )
-        ]
+        entry = role_vars[declared]
+        ports = templar.template(entry.get("ports", []))
+        return {
+            "settings": templar.template(entry["clients"]) if "clients" in entry else {},
+            "enabled": _true(templar.template(entry.get("enabled", True))),
+            "bind_address": str(templar.template(entry.get("bind_address", ""))),
+            "published_ports": [{"port": port["port"], "variable": port["name"]} for port in ports or []],
+            "stack_name": str(templar.template(context.get("stack_name", ""))),
+            "ansible_host": str(templar.template(host_vars.get("ansible_host", ""))),
+        }
 
-    @staticmethod
-    def _skipped(service: str, host_vars: dict, context: dict) -> bool:
-        """Skipped for want of an image: as this run's step found it on that host, else as the
-        last run recorded it there (the local fact file)."""
-        this_run = host_vars.get("stack_skipped") or {}
-        if service in this_run:
-            return bool(this_run[service])
-        stack_name = context.get("stack_name", "")
-        local = host_vars.get("ansible_local") or (host_vars.get("ansible_facts") or {}).get("ansible_local") or {}
-        return service in ((local.get(stack_name) or {}).get("skipped") or [])
 
-    @staticmethod
-    def _reach_address(host: str, bind_address: str, host_vars: dict) -> str:
-        """Where other hosts reach the service's published ports: its bind address, or the
-        host's address when it listens on every interface."""
-        if bind_address and bind_address not in WILDCARD_ADDRESSES:
-            return bind_address
-        facts = host_vars.get("ansible_facts") or {}
-        address = (facts.get("default_ipv4") or {}).get("address")
-        return str(address or host_vars.get("ansible_host") or host)
+def _run_state(variables, host):
+    """(gathered facts, facts set in this run) of the host, straight from the variable
+    manager's caches (reading all of a host's variables costs tens of milliseconds); None
+    where the manager keeps them otherwise."""
+    manager = getattr(variables.get("hostvars"), "_variable_manager", None)
+    try:
+        try:
+            facts = manager._fact_cache.get(host) or {}
+        except KeyError:
+            facts = {}
+        set_facts = manager._nonpersistent_fact_cache.get(host) or {}
+    except AttributeError:
+        return None
+    return facts, set_facts
+
+
+def _skipped(service: str, stack_name: str, facts: dict, set_facts: dict) -> bool:
+    """Skipped for want of an image: as this run's step found it on that host, else as the
+    last run recorded it there (the local fact file)."""
+    this_run = set_facts.get("stack_skipped") or {}
+    if service in this_run:
+        return bool(this_run[service])
+    local = facts.get("ansible_local") or set_facts.get("ansible_local") or {}
+    return service in ((local.get(stack_name) or {}).get("skipped") or [])
