@@ -57,6 +57,79 @@ def service(**overrides):
 
 
 SUMS = {"/opt/s/redis/redis.conf": "a" * 64, "/opt/s/redis/secrets/password": "b" * 64}
+PATTERNS = {
+    "address": r"^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$",
+    "memory": r"^[1-9][0-9]*[kmg]$",
+}
+
+
+# The dict's specification and the shared checks (the preflight's step "check").
+
+
+def test_a_dict_as_the_roles_give_it_matches_its_specification():
+    assert engine.validate_dict(service(image="redis:8", address="127.0.0.1:6379")) == []
+
+
+def test_a_misspelt_key_of_the_dict_is_named():
+    errors = engine.validate_dict(service(image="redis:8", helthcheck={}))
+    assert errors and "helthcheck" in " ".join(errors)
+
+
+def test_a_missing_required_key_of_the_dict_is_named():
+    settings = service(image="redis:8")
+    del settings["memory"]
+    assert "memory" in " ".join(engine.validate_dict(settings))
+
+
+def test_the_check_validates_only_the_keys_it_renders():
+    # No healthcheck, files or secrets at preflight time: those keys are left out, not missing.
+    settings = {key: value for key, value in service(image="redis:8").items() if key in engine.CHECKED_KEYS}
+    assert engine.validate_dict(settings, engine.CHECKED_KEYS) == []
+
+
+def test_good_shared_formats_pass():
+    assert engine.shared_format_errors(service(), PATTERNS) == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"ports": [{"port": 70000, "name": "redis_port"}]}, "redis_port"),
+        ({"ports": [{"port": 0, "name": "redis_port"}]}, "redis_port"),
+        ({"ports": [{"port": 1, "name": "a_port"}, {"port": 1, "name": "b_port"}]}, "a_port"),
+        ({"bind_address": "999.1.1.1"}, "redis_bind_address"),
+        ({"memory": "lots"}, "redis_memory_limit"),
+        ({"container": "-bad name"}, "redis_container_name"),
+        ({"user": "redis"}, "redis_user"),
+        ({"directories": [{"path": "opt/redis"}]}, "redis_config_dir"),
+    ],
+)
+def test_a_bad_shared_format_is_named(overrides, named):
+    errors = engine.shared_format_errors(service(**overrides), PATTERNS)
+    # One message per bad value (two ports that clash: one for each), the first naming it.
+    assert errors and named in errors[0], errors
+
+
+@pytest.mark.parametrize(
+    ("source", "image", "recipe", "refused"),
+    [
+        ("pull", "redis:8", "", False),
+        ("pull", "", "redis", True),
+        ("build", "redis:8", "redis", False),
+        ("build", "redis:8", "", True),
+        ("auto", "", "redis", False),
+        ("auto", "", "", True),
+    ],
+)
+def test_an_image_no_route_supplies_is_refused_naming_the_variable(source, image, recipe, refused):
+    settings = service(image=image, recipe=recipe, image_variable="celery_app_image")
+    error = engine.image_route_error(settings, source, skip_allowed=False)
+    assert bool(error) == refused
+    if refused and source != "build":
+        assert "celery_app_image" in error
+    # Allowed to skip such a service, or switched off: never refused.
+    assert engine.image_route_error(settings, source, skip_allowed=True) is None
+    assert engine.image_route_error(dict(settings, enabled=False), source, skip_allowed=False) is None
 
 
 def found_as_expected(settings, sums=SUMS):

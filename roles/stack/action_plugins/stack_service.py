@@ -33,8 +33,10 @@ import json
 import os
 import re
 
+import yaml
 from ansible._internal._templating import _template_vars
 from ansible.errors import AnsibleActionFail, AnsibleError
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.action import ActionBase
 from ansible.template import trust_as_template
@@ -49,6 +51,25 @@ DEFAULT_DIRECTORY_MODE = "0750"
 DEFAULT_FILE_MODE = "0640"
 HIDDEN = "(content hidden: the file holds a secret)\n"
 HIDDEN_CHANGED = "(content hidden: the file holds a secret; this run writes a new content)\n"
+# The dict's specification: documented once, in the role's meta/argument_specs.yml (entry
+# "service_dict", which no task includes), and checked here, in Python, on every step: an
+# entry point's own specification would have Ansible render and check the whole dict in a task
+# of its own, twice per service and run.
+SPEC_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "meta", "argument_specs.yml")
+# What the preflight's check renders: the keys that need no secret and no image.
+CHECKED_KEYS = (
+    "name",
+    "enabled",
+    "image",
+    "recipe",
+    "image_variable",
+    "container",
+    "user",
+    "bind_address",
+    "memory",
+    "ports",
+    "directories",
+)
 
 
 # ---- the comparison: plain functions, no Ansible state ----------------------------------------
@@ -316,6 +337,91 @@ def summary_row(settings, status):
 # ---- the action ---------------------------------------------------------------------------------
 
 
+_SPEC = {}
+
+
+def dict_spec():
+    """The options of the dict, from meta/argument_specs.yml (read once)."""
+    if not _SPEC:
+        with open(SPEC_FILE, encoding="utf-8") as handle:
+            specs = yaml.safe_load(handle)["argument_specs"]
+        _SPEC.update(specs["service_dict"]["options"]["stack_service"]["options"])
+    return _SPEC
+
+
+def validate_dict(settings, keys=None):
+    """Error messages for a dict that does not match its specification (only `keys` of it when
+    given); an unknown key is one of them."""
+    spec = dict_spec()
+    if keys is not None:
+        spec = {key: value for key, value in spec.items() if key in keys}
+        settings = {key: value for key, value in settings.items() if key in keys}
+    result = ArgumentSpecValidator(spec).validate(settings)
+    return [str(message) for message in result.error_messages]
+
+
+def shared_format_errors(settings, patterns):
+    """The formats every service shares, each message naming the variable that sets the value:
+    published ports, bind address, memory limit, container name, user and host directories."""
+    name = settings["name"]
+    errors = []
+    ports = settings.get("ports") or []
+    numbers = [str(port["port"]) for port in ports]
+    for port in ports:
+        value = str(port["port"])
+        if not re.fullmatch(r"[0-9]+", value) or not 1 <= int(value) <= 65535 or numbers.count(value) > 1:
+            others = ", ".join(entry["name"] for entry in ports)
+            errors.append(
+                f"{port['name']} must be an integer 1-65535, different from the service's other ports "
+                f'({others}); it is "{value}".'
+            )
+    if not re.search(patterns["address"], str(settings["bind_address"])):
+        errors.append(
+            f"{name}_bind_address (default: stack_publish_address) must be an IPv4 or IPv6 address of the host "
+            f'(is "{settings["bind_address"]}").'
+        )
+    if not re.search(patterns["memory"], str(settings["memory"])):
+        errors.append(f'{name}_memory_limit must be like 512m or 2g (is "{settings["memory"]}").')
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*", str(settings["container"])):
+        errors.append(f'{name}_container_name must be letters, digits and _.- (is "{settings["container"]}").')
+    user = str(settings.get("user") or "")
+    if user and not re.fullmatch(r"[0-9]+:[0-9]+", user):
+        errors.append(f'{name}_user must be uid:gid (is "{user}").')
+    # A relative path would be made relative to wherever the task runs, and as a bind mount's
+    # source Docker would take it for a volume name.
+    paths = [str(entry["path"]) for entry in settings.get("directories") or []]
+    relative = [path for path in paths if not path.startswith("/")]
+    if relative:
+        errors.append(
+            f"{name}_config_dir (and any other of the role's *_dir variables) must be an absolute path; not absolute: "
+            + ", ".join(json.dumps(path) for path in relative)
+            + "."
+        )
+    return errors
+
+
+def image_route_error(settings, source, skip_allowed):
+    """Why no image of the service can be had with stack_image_source=`source` (None when one
+    can): a pull of an image that does not exist, a build without a recipe."""
+    image, recipe = str(settings.get("image") or ""), str(settings.get("recipe") or "")
+    if not _bool(settings["enabled"]) or skip_allowed:
+        return None
+    if (source == "pull" and image) or (source == "build" and recipe) or (source == "auto" and (image or recipe)):
+        return None
+    variable = settings.get("image_variable") or f"{settings['name']}_image"
+    reasons = {
+        "pull": f"{variable} is empty (no public image of this program exists): set it to an image you publish, "
+        "or set stack_image_source to build or auto to build it from its recipe",
+        "build": "no recipe under images/ builds it: set stack_image_source to pull or auto and mirror "
+        f"{image} (stack_registry_mirror)",
+        "auto": f"{variable} is empty and no recipe under images/ builds it",
+    }
+    return (
+        f"No image for {settings['name']} can be had with stack_image_source={source}: "
+        f"{reasons.get(source, 'unknown source')}; or set stack_skip_services_without_image=true to deploy without it."
+    )
+
+
 class ActionModule(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
@@ -327,10 +433,12 @@ class ActionModule(ActionBase):
         del tmp
         variable = self._task.args.get("service", "stack_service")
         step = self._task.args.get("step", "deploy")
-        if step not in ("deploy", "plan", "render"):
-            raise AnsibleActionFail(f"step must be deploy, plan or render, not {step!r}")
+        if step not in ("deploy", "plan", "render", "check"):
+            raise AnsibleActionFail(f"step must be deploy, plan, render or check, not {step!r}")
         if variable not in task_vars:
             raise AnsibleActionFail(f"No variable {variable} holds the service's dict.")
+        if step == "check":
+            return self._check(result, task_vars, variable)
         if step == "render":
             return self._render(result, task_vars, variable)
         try:
@@ -494,6 +602,7 @@ class ActionModule(ActionBase):
             settings = _plain(
                 self._templar.copy_with_new_env(available_variables=variables).template(task_vars[variable])
             )
+            self._require_valid(settings)
             self._converge(result, task_vars, variables, settings, step)
         else:
             # A service that is not deployed renders only its summary's keys.
@@ -516,6 +625,35 @@ class ActionModule(ActionBase):
         result["facts"] = facts
         return result
 
+    def _check(self, result, task_vars, variable):
+        """The preflight's shared check: the keys of the dict that need no secret and no image,
+        against the dict's specification and the formats every service shares, and whether an
+        image can be had in the chosen mode. Changes nothing; fails naming every bad variable."""
+        settings = {
+            key: self._expression(task_vars, f"{variable}[{key!r}]")
+            for key in CHECKED_KEYS
+            if self._expression(task_vars, f"{key!r} in {variable}")
+        }
+        name = settings.get("name", variable)
+        errors = validate_dict(settings, CHECKED_KEYS)
+        if not errors:
+            patterns = {
+                "address": self._expression(task_vars, "stack_address_pattern"),
+                "memory": self._expression(task_vars, "stack_memory_pattern"),
+            }
+            errors = shared_format_errors(settings, patterns)
+        if errors:
+            raise AnsibleActionFail(f"Invalid {name} setting: " + " ".join(errors))
+        route = image_route_error(
+            settings,
+            self._expression(task_vars, "stack_image_source"),
+            _bool(self._expression(task_vars, "stack_skip_services_without_image")),
+        )
+        if route:
+            raise AnsibleActionFail(route)
+        result.update(changed=False, name=name, msg=f"{name}: inputs valid")
+        return result
+
     def _render(self, result, task_vars, variable):
         """What the service's step would write and run on this host, rendered on the controller
         without asking the host: each file's sha256 (and its text unless it holds a secret) and
@@ -527,6 +665,7 @@ class ActionModule(ActionBase):
         name = self._expression(task_vars, f"{variable}.name")
         variables = dict(task_vars, stack_service_image=image, stack_secrets=secrets, stack_service_name=name)
         settings = _plain(self._templar.copy_with_new_env(available_variables=variables).template(task_vars[variable]))
+        self._require_valid(settings)
         wanted = self._wanted(task_vars, variables, settings, "")
         files = {}
         for entry in settings.get("files") or []:
@@ -543,6 +682,15 @@ class ActionModule(ActionBase):
             changed=False, name=settings["name"], files=files, container=arguments, config_hash=wanted["hash"]
         )
         return result
+
+    @staticmethod
+    def _require_valid(settings):
+        errors = validate_dict(settings)
+        if errors:
+            raise AnsibleActionFail(
+                f"The dict of {settings.get('name', '?')} does not match its specification "
+                f"(roles/stack/meta/argument_specs.yml, service_dict): {'; '.join(errors)}"
+            )
 
     def _require_secrets(self, task_vars, variable, secrets):
         """secrets.yml generated or read them before (a task that logs nothing: facts returned
