@@ -12,7 +12,9 @@ import pathlib
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from project import events_environment
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANSIBLE_PLAYBOOK = str(pathlib.Path(sys.executable).with_name("ansible-playbook"))
@@ -25,6 +27,14 @@ class PlaybookRun:
     output: str
     elapsed: float
     result: dict | None
+    # The run's events (tests/ansible_plugins/callback/run_events.py): plays, task results, stats.
+    events: list = field(default_factory=list)
+
+    @property
+    def changed_count(self):
+        """Tasks that reported a change on localhost, from the run's stats."""
+        stats = [event for event in self.events if event["event"] == "stats"]
+        return stats[-1]["hosts"]["localhost"]["changed"] if stats else None
 
     @property
     def failed(self):
@@ -100,11 +110,13 @@ def run_tasks(
         vars_file.write_text(json.dumps(extra_vars))
         command += ["-e", f"@{vars_file}"]
     command += flags
+    events_file = workdir / "events.jsonl"
+    events_file.unlink(missing_ok=True)
     started = time.monotonic()
     completed = subprocess.run(
         command,
         cwd=workdir,
-        env=environment(drop_env),
+        env=dict(environment(drop_env), **events_environment(events_file)),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -112,4 +124,5 @@ def run_tasks(
     )
     elapsed = time.monotonic() - started
     result = json.loads(result_path.read_text()) if register and result_path.exists() else None
-    return PlaybookRun(completed.returncode, completed.stdout + completed.stderr, elapsed, result)
+    events = [json.loads(line) for line in events_file.read_text().splitlines()] if events_file.exists() else []
+    return PlaybookRun(completed.returncode, completed.stdout + completed.stderr, elapsed, result, events)

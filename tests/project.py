@@ -2,18 +2,18 @@
 that site.yml deploys, and one way to run a playbook the way a user does (from the
 repository root, with the venv's ansible-playbook)."""
 
+import json
 import os
 import pathlib
-import re
 import subprocess
 import sys
+import tempfile
 import time
 
 import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ANSIBLE_PLAYBOOK = str(pathlib.Path(sys.executable).with_name("ansible-playbook"))
-RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M)
 SERVICES = [
     service["name"]
     for service in yaml.safe_load((ROOT / "playbooks/group_vars/all/services.yml").read_text())["stack_services"]
@@ -25,35 +25,57 @@ def role_default(role, name):
     return yaml.safe_load((ROOT / "roles" / role / "defaults/main.yml").read_text())[name]
 
 
+EVENTS_PLUGINS = ROOT / "tests" / "ansible_plugins" / "callback"
+
+
+def events_environment(events_file):
+    """Environment variables that have a run write its events (the run_events callback) to
+    events_file, beside the console output."""
+    return {
+        "ANSIBLE_CALLBACK_PLUGINS": str(EVENTS_PLUGINS),
+        "ANSIBLE_CALLBACKS_ENABLED": "run_events",
+        "RUN_EVENTS_FILE": str(events_file),
+    }
+
+
 class PlaybookRun:
-    def __init__(self, completed, elapsed):
+    """A finished run: its exit code, the console output as a user sees it, its time, and what it
+    did as structured events (tests/ansible_plugins/callback/run_events.py): the plays, every
+    task result, and each host's stats."""
+
+    def __init__(self, completed, elapsed, events=()):
         self.rc = completed.returncode
         self.output = completed.stdout + completed.stderr
         self.elapsed = elapsed
-        self.recap = {
-            host: {
-                "ok": int(ok),
-                "changed": int(changed),
-                "unreachable": int(unr),
-                "failed": int(failed),
-                "skipped": int(skipped),
-            }
-            for host, ok, changed, unr, failed, skipped in RECAP.findall(self.output)
-        }
+        self.events = list(events)
+        stats = [event for event in self.events if event["event"] == "stats"]
+        self.recap = stats[-1]["hosts"] if stats else {}
 
     def changed(self, host="localhost"):
         return self.recap[host]["changed"]
 
+    def results(self, host=None, status=None):
+        """Task results, of one host and one status when given."""
+        return [
+            event
+            for event in self.events
+            if event["event"] == "task"
+            and (host is None or event["host"] == host)
+            and (status is None or event["status"] == status)
+        ]
+
     def changed_tasks(self, host="localhost"):
         """The names of the tasks that reported a change on the host, for a failed assertion to
         name them."""
-        names, task = [], None
-        for line in self.output.splitlines():
-            if line.startswith(("TASK [", "RUNNING HANDLER [")):
-                task = line.split("[", 1)[1].rsplit("]", 1)[0]
-            elif line.startswith((f"changed: [{host}]", f"changed: [{host} ->")) and task not in names:
-                names.append(task)
-        return names
+        return list(dict.fromkeys(event["name"] for event in self.results(host, "changed")))
+
+    def failures(self):
+        """What the failed tasks said (their msg), one per failed result."""
+        return [event["msg"] for event in self.events if event["event"] == "task" and event["status"] == "failed"]
+
+    def plays(self):
+        """The names of the plays that started."""
+        return [event["name"] for event in self.events if event["event"] == "play"]
 
     def tasks(self, host="localhost"):
         """Tasks the host went through: run or skipped."""
@@ -63,15 +85,21 @@ class PlaybookRun:
 def run_playbook(name, *args, inventory="inventory/local", timeout=1800, env=None):
     """playbooks/<name> with the given arguments (and environment variables added to this
     process's); never raises on a failed run."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **(env or {}))
-    started = time.monotonic()
-    completed = subprocess.run(
-        [ANSIBLE_PLAYBOOK, "-i", inventory, f"playbooks/{name}", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return PlaybookRun(completed, time.monotonic() - started)
+    with tempfile.TemporaryDirectory(prefix="run-events-") as directory:
+        events_file = pathlib.Path(directory) / "events.jsonl"
+        env = dict(
+            os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **events_environment(events_file), **(env or {})
+        )
+        started = time.monotonic()
+        completed = subprocess.run(
+            [ANSIBLE_PLAYBOOK, "-i", inventory, f"playbooks/{name}", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        elapsed = time.monotonic() - started
+        lines = events_file.read_text().splitlines() if events_file.exists() else []
+    return PlaybookRun(completed, elapsed, [json.loads(line) for line in lines])

@@ -2,7 +2,6 @@
 a changed one builds a new tag. Needs no deployed stack; it builds from a copy of images/."""
 
 import json
-import re
 import shutil
 import subprocess
 
@@ -23,7 +22,9 @@ def test_an_unchanged_recipe_builds_nothing_and_a_changed_one_builds_a_new_tag(p
     changed = playbook("images.yml", *only_redis)
     assert changed.rc == 0, changed.output[-3000:]
     assert changed.changed() > 0
-    new_tag = re.search(r"docker build - (\S+)", changed.output).group(1).rstrip("]*")
+    built = [name for name in changed.changed_tasks() if name.startswith("Build | docker build - ")]
+    assert built, changed.changed_tasks()
+    new_tag = built[0].removeprefix("Build | docker build - ")
     try:
         labels = subprocess.run(
             ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", new_tag],
