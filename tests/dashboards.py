@@ -136,13 +136,14 @@ def panel_queries(dashboard):
     return queries
 
 
-def render(workdir, *, extra_vars=None, host_vars=None, remote=None, not_here=(), renders=()):
+def render(workdir, *, extra_vars=None, host_vars=None, facts=None, remote=None, not_here=(), renders=()):
     """Run the stack, loki and grafana preflights as site.yml does, on localhost, which is in
-    the groups of every backend but those of `not_here` (host_vars: more of its variables,
-    such as stack_skipped or stack_service_images; remote: other hosts, each with its groups
-    and variables), generate the secrets Grafana lists into workdir/credentials, and render
-    each (role, template) of `renders` into workdir/out/<template>, with the grafana and loki
-    dicts and their client settings (lookup stack_client) in workdir/out/dicts.json.
+    the groups of every backend but those of `not_here` (host_vars: more of its inventory
+    variables, such as stack_service_images; facts: facts set first, as a run sets them, such
+    as stack_skipped; remote: other hosts, each with its groups and variables), generate the
+    secrets Grafana lists into workdir/credentials, and render each (role, template) of
+    `renders` into workdir/out/<template>, with the grafana and loki dicts and their client
+    settings (lookup stack_client) in workdir/out/dicts.json.
 
     Returns (completed ansible-playbook process, credentials dir, out dir)."""
     workdir = pathlib.Path(workdir)
@@ -165,7 +166,8 @@ def render(workdir, *, extra_vars=None, host_vars=None, remote=None, not_here=()
         "hosts": "localhost",
         "gather_facts": False,
         "vars": {"stack_credentials_dir": str(credentials), "stack_base_dir": str(workdir / "opt"), "out": str(out)},
-        "tasks": [
+        "tasks": [{"ansible.builtin.set_fact": facts}] * bool(facts)
+        + [
             {"ansible.builtin.include_role": {"name": role, "tasks_from": "preflight", "public": True}}
             for role in ("stack", "loki", "grafana")
         ]

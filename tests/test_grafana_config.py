@@ -48,7 +48,7 @@ def partial(tmp_path_factory):
         tmp_path_factory.mktemp("grafana-partial"),
         not_here=("prometheus", "alertmanager"),
         # As the stack_service step records a service that had no image in this run.
-        host_vars={"stack_skipped": {"jaeger": True}},
+        facts={"stack_skipped": {"jaeger": True}},
         remote={
             "node2": {"groups": ["prometheus"], "ansible_host": "192.0.2.12", "prometheus_bind_address": "0.0.0.0"}
         },
