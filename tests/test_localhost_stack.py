@@ -86,6 +86,58 @@ def test_second_site_run_changes_nothing(playbook):
     assert run.changed() == 0, run.changed_tasks()
 
 
+SERVICE_STEP = re.compile(r"Service \| (?:deploy|plan)(?: with the image supplied)? - (\w+)")
+
+
+def service_steps(run):
+    """Each service's stack_service step in the run's events: name -> "changed" if any of its
+    steps reported a change, else its last status."""
+    found = {}
+    for event in run.results("localhost"):
+        step = SERVICE_STEP.fullmatch(event["name"])
+        if step and found.get(step.group(1)) != "changed":
+            found[step.group(1)] = event["status"]
+    return found
+
+
+def containers_started():
+    """When each of the stack's containers last started."""
+    inspect = docker("inspect", "--format", "{{.Name}} {{.State.StartedAt}}", *STACK_CONTAINERS)
+    return dict(line.lstrip("/").split(" ", 1) for line in inspect.stdout.splitlines())
+
+
+def test_check_diff_lists_exactly_the_services_a_change_touches_and_changes_nothing(playbook):
+    before = containers_started()
+    # stack_base_dir: /opt/<stack_name> in inventory/local.
+    base = pathlib.Path("/opt") / role_default("stack", "stack_name")
+    files = [base / "redis" / "redis.conf", base / "prometheus" / "rules" / "stack.rules.yml"]
+    contents = [path.read_bytes() for path in files]
+    run = playbook(
+        "site.yml", "--check", "--diff", "-e", "redis_maxmemory=300mb", "-e", "prometheus_alert_redis_memory_ratio=0.85"
+    )
+    assert run.rc == 0, run.output[-3000:]
+    steps = service_steps(run)
+    assert set(steps) == set(SERVICES)
+    assert sorted(name for name, status in steps.items() if status == "changed") == ["prometheus", "redis"]
+    # The rule file's diff is shown; redis.conf holds the password: its content is not.
+    assert re.search(r"^\+.*> 0\.85$", run.output, re.M), run.output[-3000:]
+    assert "content hidden: the file holds a secret" in run.output
+    assert "maxmemory 300mb" not in run.output
+    # Nothing was written or re-created.
+    assert containers_started() == before
+    assert [path.read_bytes() for path in files] == contents
+
+
+def test_tags_deploy_just_the_services_they_name(playbook):
+    run = playbook("site.yml", "--tags", "redis,kafka")
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed() == 0, run.changed_tasks()
+    assert sorted(service_steps(run)) == ["kafka", "redis"]
+    skipped = playbook("site.yml", "--skip-tags", ",".join(name for name in SERVICES if name != "jaeger"))
+    assert skipped.rc == 0, skipped.output[-3000:]
+    assert sorted(service_steps(skipped)) == ["jaeger"]
+
+
 def test_credentials_are_private(playbook):
     credentials = ROOT / "inventory/local/credentials"
     assert credentials.stat().st_mode & 0o777 == 0o700
