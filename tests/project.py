@@ -87,9 +87,12 @@ def run_playbook(name, *args, inventory="inventory/local", timeout=1800, env=Non
     process's); never raises on a failed run."""
     with tempfile.TemporaryDirectory(prefix="run-events-") as directory:
         events_file = pathlib.Path(directory) / "events.jsonl"
-        env = dict(
-            os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **events_environment(events_file), **(env or {})
-        )
+        given = dict(env or {})
+        events = events_environment(events_file)
+        # Callbacks the caller enables (a benchmark's profile_tasks) run beside the events.
+        if given.get("ANSIBLE_CALLBACKS_ENABLED"):
+            events["ANSIBLE_CALLBACKS_ENABLED"] += "," + given.pop("ANSIBLE_CALLBACKS_ENABLED")
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **events, **given)
         started = time.monotonic()
         completed = subprocess.run(
             [ANSIBLE_PLAYBOOK, "-i", inventory, f"playbooks/{name}", *args],
