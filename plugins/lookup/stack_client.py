@@ -25,7 +25,12 @@ name: stack_client
 short_description: A service's client settings on one host, from the inventory and the role defaults
 description:
   - Renders C(<service>_service.clients) of the service's role for one host of its group,
-    adding C(enabled), C(skipped) and C(reach_address).
+    adding C(enabled), C(skipped), C(reach_address), C(bind_address) and C(published_ports)
+    (each C(port) with the C(variable) that sets it).
+  - For the calling host, the settings are rendered in its own context, as its roles see them
+    (play vars and role parameters included); for another host, from what is known of it
+    without a play (inventory, group_vars, extra vars, its facts and the facts set on it), so
+    settings that other hosts read belong there, not in play vars.
   - Returns an empty dict when the host is not in the service's group.
 options:
   _terms:
@@ -61,11 +66,14 @@ def _true(value) -> bool:
 class LookupModule(LookupBase):
     # Role files, read once per process: (role, file) -> data.
     _files: dict[tuple[str, str], dict] = {}
-    # Rendered settings, by (service, host, the host's gathered address): the inventory, extra
-    # vars and role files do not change during a run, and rendering costs tens of milliseconds,
-    # while Prometheus's targets alone read every service of every host. What a run changes
-    # (whether a service was skipped, the host's facts) is read again on every call.
+    # Other hosts' settings, by (service, host, the host's gathered address): rendering costs
+    # tens of milliseconds, and Prometheus's targets alone read every service of every host.
+    # They are rendered from the inventory, extra vars and role files, which do not change
+    # during a run, and the host's set facts at the first call (no service's client settings
+    # depend on one). Whether a service was skipped is read again on every call.
     _rendered: dict[tuple[str, str, str], dict] = {}
+    # The calling host's own settings, for as long as one task's variables are the same object.
+    _own: dict = {"variables": None, "rendered": {}}
 
     def _role_file(self, role: str, name: str) -> dict:
         key = (role, name)
@@ -97,12 +105,22 @@ class LookupModule(LookupBase):
         # The fact cache keeps the gathered names (ansible_default_ipv4); ansible_facts drops the prefix.
         gathered = facts.get("ansible_default_ipv4") or facts.get("default_ipv4") or {}
         address = str(gathered.get("address") or "")
-        key = (service, host, address)
-        if key not in self._rendered:
-            if host_vars is None:
-                host_vars = variables["hostvars"].raw_get(host)
-            self._rendered[key] = self._render(service, host, host_vars)
-        rendered = self._rendered[key]
+        if host == variables.get("inventory_hostname"):
+            # The calling host's own services, in its own context (play vars, role parameters),
+            # as its roles render them: kept only while the same task renders (its variables).
+            if LookupModule._own["variables"] is not variables:
+                LookupModule._own = {"variables": variables, "rendered": {}}
+            own = LookupModule._own["rendered"]
+            if service not in own:
+                own[service] = self._render(service, host, variables)
+            rendered = own[service]
+        else:
+            key = (service, host, address)
+            if key not in self._rendered:
+                if host_vars is None:
+                    host_vars = variables["hostvars"].raw_get(host)
+                self._rendered[key] = self._render(service, host, host_vars)
+            rendered = self._rendered[key]
         bind_address = rendered["bind_address"]
         return [
             dict(
