@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from project import events_environment
+from project import events_environment, host_stats, read_events
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANSIBLE_PLAYBOOK = str(pathlib.Path(sys.executable).with_name("ansible-playbook"))
@@ -33,8 +33,7 @@ class PlaybookRun:
     @property
     def changed_count(self):
         """Tasks that reported a change on localhost, from the run's stats."""
-        stats = [event for event in self.events if event["event"] == "stats"]
-        return stats[-1]["hosts"]["localhost"]["changed"] if stats else None
+        return host_stats(self.events).get("changed")
 
     @property
     def failed(self):
@@ -124,5 +123,5 @@ def run_tasks(
     )
     elapsed = time.monotonic() - started
     result = json.loads(result_path.read_text()) if register and result_path.exists() else None
-    events = [json.loads(line) for line in events_file.read_text().splitlines()] if events_file.exists() else []
+    events = read_events(events_file)
     return PlaybookRun(completed.returncode, completed.stdout + completed.stderr, elapsed, result, events)

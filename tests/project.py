@@ -38,6 +38,23 @@ def events_environment(events_file):
     }
 
 
+def read_events(events_file):
+    """The events a run wrote (none when it wrote no file: it stopped before its first play)."""
+    events_file = pathlib.Path(events_file)
+    return [json.loads(line) for line in events_file.read_text().splitlines()] if events_file.exists() else []
+
+
+def run_stats(events):
+    """Each host's stats of a run (ok, changed, unreachable, failed, skipped), {} without any."""
+    stats = [event for event in events if event["event"] == "stats"]
+    return stats[-1]["hosts"] if stats else {}
+
+
+def host_stats(events, host="localhost"):
+    """One host's stats of a run, {} without any."""
+    return run_stats(events).get(host, {})
+
+
 class PlaybookRun:
     """A finished run: its exit code, the console output as a user sees it, its time, and what it
     did as structured events (tests/ansible_plugins/callback/run_events.py): the plays, every
@@ -48,8 +65,7 @@ class PlaybookRun:
         self.output = completed.stdout + completed.stderr
         self.elapsed = elapsed
         self.events = list(events)
-        stats = [event for event in self.events if event["event"] == "stats"]
-        self.recap = stats[-1]["hosts"] if stats else {}
+        self.recap = run_stats(self.events)
 
     def changed(self, host="localhost"):
         return self.recap[host]["changed"]
@@ -104,5 +120,5 @@ def run_playbook(name, *args, inventory="inventory/local", timeout=1800, env=Non
             check=False,
         )
         elapsed = time.monotonic() - started
-        lines = events_file.read_text().splitlines() if events_file.exists() else []
-    return PlaybookRun(completed, elapsed, [json.loads(line) for line in lines])
+        events = read_events(events_file)
+    return PlaybookRun(completed, elapsed, events)
