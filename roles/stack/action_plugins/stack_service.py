@@ -629,11 +629,9 @@ class ActionModule(ActionBase):
         """The preflight's shared check: the keys of the dict that need no secret and no image,
         against the dict's specification and the formats every service shares, and whether an
         image can be had in the chosen mode. Changes nothing; fails naming every bad variable."""
-        settings = {
-            key: self._expression(task_vars, f"{variable}[{key!r}]")
-            for key in CHECKED_KEYS
-            if self._expression(task_vars, f"{key!r} in {variable}")
-        }
+        # The dict's keys in one call (no value is rendered), then only the values checked here.
+        present = self._expression(task_vars, f"{variable}.keys() | list")
+        settings = {key: self._expression(task_vars, f"{variable}[{key!r}]") for key in CHECKED_KEYS if key in present}
         name = settings.get("name", variable)
         errors = validate_dict(settings, CHECKED_KEYS)
         if not errors:
