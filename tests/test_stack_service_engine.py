@@ -196,6 +196,32 @@ def test_a_missing_directory_is_a_difference():
     }
 
 
+def test_the_survey_answers_for_a_service_found_there_as_expected():
+    settings = service()
+    expected = engine.expected_paths(settings, SUMS)
+    survey = dict(found_as_expected(settings), **{"/opt/s/other/x.conf": {"exists": True, "type": "file"}})
+    assert engine.surveyed_paths(expected, survey, set()) == found_as_expected(settings)
+
+
+@pytest.mark.parametrize(
+    "why",
+    ["a path not surveyed", "a path written since the survey", "a file that differs", "a directory's owner"],
+)
+def test_the_survey_does_not_answer_for_a_service_it_cannot_vouch_for(why):
+    settings = service()
+    expected = engine.expected_paths(settings, SUMS)
+    survey, written = found_as_expected(settings), set()
+    if why == "a path not surveyed":
+        del survey["/opt/s/redis/secrets/password"]
+    elif why == "a path written since the survey":
+        written.add("/opt/s/redis/redis.conf")
+    elif why == "a file that differs":
+        survey["/opt/s/redis/redis.conf"] = dict(survey["/opt/s/redis/redis.conf"], sha256="0" * 64)
+    else:
+        survey["/opt/s/redis"] = dict(survey["/opt/s/redis"], uid=0)
+    assert engine.surveyed_paths(expected, survey, written) is None
+
+
 def test_a_binary_with_a_checksum_stands_for_its_content():
     assert engine.file_checksum({"checksum": "sha256:" + "d" * 64}, None) == "d" * 64
     assert engine.file_checksum({}, b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
@@ -346,6 +372,56 @@ def test_host_module_writes_reads_back_and_then_changes_nothing(tmp_path):
     found = run_host_module(tmp_path, **wanted)["paths"][str(directory / "a.conf")]
     assert found["mode"] == "0600" and found["type"] == "file"
     assert found["sha256"] == engine.file_checksum({}, b"port 1\n")
+
+
+def test_host_module_surveys_every_path_under_its_roots_as_a_query_reads_it(tmp_path):
+    uid, gid = os.getuid(), os.getgid()
+    base = tmp_path / "base"
+    (base / "svc" / "secrets").mkdir(parents=True)
+    (base / "svc" / "a.conf").write_text("port 1\n")
+    (base / "svc" / "secrets" / "password").write_text("s3cr3t-value")
+    (base / "large.bin").write_bytes(b"\0" * ((1 << 20) + 1))
+    (base / "link").symlink_to(base / "svc")
+    surveyed = run_host_module(tmp_path, state="survey", roots=[str(base)], docker_socket=str(tmp_path / "none"))
+    paths = surveyed["paths"]
+    assert sorted(paths) == sorted(
+        str(path)
+        for path in (base, base / "svc", base / "svc" / "secrets", base / "svc" / "a.conf",
+                     base / "svc" / "secrets" / "password", base / "large.bin", base / "link")
+    )  # fmt: skip
+    queried = run_host_module(
+        tmp_path,
+        directories=[{"path": str(base / "svc"), "mode": "0750", "owner": uid, "group": gid}],
+        files=[{"dest": str(base / "svc" / "a.conf"), "mode": "0600", "owner": uid, "group": gid}],
+    )["paths"]
+    for path, found in queried.items():
+        assert paths[path] == found
+    # A large file (a data directory kept under the base directory) is listed without its sum,
+    # so a step that manages it asks the host; a link is not followed; no content is returned.
+    assert "sha256" not in paths[str(base / "large.bin")]
+    assert paths[str(base / "link")]["type"] == "other"
+    assert "s3cr3t-value" not in json.dumps(surveyed)
+    # Without an engine the survey says so, and fails nothing: the play decides.
+    assert surveyed["engine"]["ready"] is False and surveyed["engine"]["error"]
+    assert surveyed.get("failed") is not True
+
+
+def test_host_module_survey_lists_the_stacks_containers_and_the_engines_tags(tmp_path, any_image):
+    name = f"engine-test-{uuid.uuid4().hex[:8]}"
+    label = f"org.auterity.stack={name}"
+    started = docker(
+        "run", "-d", "--name", name, "--label", label, "--label", "org.auterity.config-hash=abc",
+        any_image, "sh", "-c", "sleep 600",
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        engine_state = run_host_module(tmp_path, state="survey", stack_label=label)["engine"]
+    finally:
+        docker("rm", "-f", name)
+    assert engine_state["ready"] is True
+    assert any_image in engine_state["images"] or f"{any_image}:latest" in engine_state["images"]
+    # Only the stack's containers; one without a healthcheck is not reported healthy.
+    assert engine_state["containers"] == {name: {"config_hash": "abc", "healthy": False, "networks": ["bridge"]}}
 
 
 def test_host_module_leaves_the_file_in_place_when_its_check_fails(tmp_path):

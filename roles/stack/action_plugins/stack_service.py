@@ -143,6 +143,16 @@ def path_differences(expected, found):
     return differences
 
 
+def surveyed_paths(expected, survey, written):
+    """The service's paths as the run's survey of the host found them, when that answers for
+    all of them: each one surveyed, not written by a step of this run since, and as expected.
+    None otherwise (the host is asked)."""
+    found = {path: survey[path] for path in expected if path in survey and path not in written}
+    if len(found) != len(expected) or path_differences(expected, found):
+        return None
+    return found
+
+
 def secret_env_names(settings):
     return (settings.get("secret_env") or {}).values()
 
@@ -612,6 +622,9 @@ class ActionModule(ActionBase):
 
         result["deployed"] = bool(image and result["deployed"])
         facts["stack_deployed"] = dict(task_vars.get("stack_deployed") or {}, **{name: result["deployed"]})
+        facts["stack_host_paths_written"] = sorted(
+            set(task_vars.get("stack_host_paths_written") or []) | set(result.pop("written_paths", []))
+        )
         facts["stack_service_is_current"] = result["current"]
         facts["stack_service_changed_files"] = result["changed_files"]
         facts["stack_service_state"] = {
@@ -730,12 +743,13 @@ class ActionModule(ActionBase):
         }
 
     def _read_host(self, task_vars, settings, wanted, image):
-        """Paths and container as they are, in one call. A container the run found healthy under
-        this hash (the stack role's host step) is not asked about again."""
+        """Paths and container as they are, in at most one call. The run's survey of the host
+        (the stack role's host step: stack_host_paths, stack_host_containers) answers for a
+        service found there as wanted: its paths with the wanted mode, owner and sha256, its
+        container healthy under this hash. Anything else is asked of the host."""
         found = (task_vars.get("stack_host_containers") or {}).get(settings["container"], {})
         known_current = (
             bool(image)
-            and not self._task.check_mode
             and found.get("healthy")
             and found.get("config_hash") == wanted["hash"]
             and wanted["stack"]["network"] in (found.get("networks") or [])
@@ -749,7 +763,15 @@ class ActionModule(ActionBase):
                 with_content = bool(self._task.diff and path not in wanted["private"])
                 query["files"].append(dict(entry, dest=path, return_content=with_content))
         query["container"] = settings["container"] if image and not known_current else ""
-        answer = self._host(task_vars, query)
+        answer = {}
+        paths = surveyed_paths(
+            wanted["paths"],
+            task_vars.get("stack_host_paths") or {},
+            set(task_vars.get("stack_host_paths_written") or []),
+        )
+        if paths is None or (image and not known_current):
+            answer = self._host(task_vars, query)
+            paths = answer.get("paths") or {}
         container = {}
         if image:
             container = answer.get("container") or {
@@ -759,7 +781,7 @@ class ActionModule(ActionBase):
                 "config_hash": found.get("config_hash", ""),
                 "networks": found.get("networks", []),
             }
-        return query, answer.get("paths") or {}, container
+        return query, paths, container
 
     def _converge(self, result, task_vars, variables, settings, step):
         image = result["image"]
@@ -786,6 +808,7 @@ class ActionModule(ActionBase):
             ]
         if self._task.check_mode:
             return
+        result["written_paths"] = sorted(differences)
         result["changed"] = self._write(
             task_vars, settings, wanted, query, differences=differences, validate=bool(image)
         )

@@ -21,8 +21,11 @@ options:
       - V(query) reads each path (type, mode, owner, group, sha256 of files) and the container.
       - V(present) makes each directory and writes each file given with content, through a
         staged copy that O(files[].validate) checks first.
+      - V(survey) reads, in one call for every service of the host, every directory and file
+        under O(roots) (as V(query) reads a path), the engine's image tags and the stack's
+        containers (O(stack_label)). A service's step then asks the host only for what differs.
     type: str
-    choices: [query, present]
+    choices: [query, present, survey]
     default: query
   directories:
     description: Directories of the service.
@@ -70,6 +73,15 @@ options:
     description: Seconds to wait for O(container) to report healthy (0 does not wait).
     type: int
     default: 0
+  roots:
+    description: With O(state=survey), the directories read recursively (symbolic links are not followed).
+    type: list
+    elements: path
+    default: []
+  stack_label:
+    description: With O(state=survey), the V(key=value) label of the stack's containers.
+    type: str
+    default: ""
 author: Auterity
 """
 
@@ -94,6 +106,13 @@ written:
   description: Paths created or rewritten, or whose mode or owner was set (O(state=present)).
   returned: always
   type: list
+engine:
+  description: >-
+    With O(state=survey): whether Docker Engine answered (C(ready)), its error otherwise, each
+    image tag with its image id (C(images)), and each of the stack's containers by name with
+    its config hash label, whether it runs healthy and its networks (C(containers)).
+  returned: when O(state=survey)
+  type: dict
 """
 
 import base64
@@ -154,6 +173,67 @@ def inspect_container(socket_path, name):
         "image_id": data.get("Image", ""),
         "started_at": state.get("StartedAt", ""),
     }
+
+
+def engine_get(socket_path, path):
+    """A GET to Docker Engine's API, its JSON answer."""
+    connection = UnixHTTPConnection(socket_path)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    if response.status != 200:
+        raise RuntimeError(f"Docker Engine answered {response.status} for {path}: {body[:300]!r}")
+    return json.loads(body)
+
+
+def survey_engine(socket_path, label):
+    """Every image tag and every container of the stack, in two questions to the engine."""
+    try:
+        images = engine_get(socket_path, "/images/json")
+        filters = urllib.parse.quote(json.dumps({"label": [label]})) if label else ""
+        containers = engine_get(socket_path, "/containers/json?all=1" + (f"&filters={filters}" if filters else ""))
+    except (OSError, RuntimeError, ValueError) as error:
+        return {"ready": False, "error": str(error), "images": {}, "containers": {}}
+    tags = {tag: image.get("Id", "") for image in images for tag in image.get("RepoTags") or []}
+    found = {}
+    for container in containers:
+        for name in container.get("Names") or []:
+            found[name.lstrip("/")] = {
+                "config_hash": (container.get("Labels") or {}).get(CONFIG_HASH_LABEL, ""),
+                "healthy": container.get("State") == "running" and "(healthy)" in (container.get("Status") or ""),
+                "networks": sorted(((container.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
+            }
+    return {"ready": True, "images": tags, "containers": found}
+
+
+# A survey reads the stack's configuration: small files. Larger ones (a data directory kept under
+# the base directory) are listed without their sha256, so a step that manages one asks for it.
+SURVEY_HASH_LIMIT = 1 << 20
+SURVEY_MAX_ENTRIES = 20000
+
+
+def survey_paths(roots):
+    """Every directory and file under the roots, described as V(query) describes them."""
+    paths = {}
+    for root in roots:
+        if not os.path.isdir(root) or os.path.islink(root):
+            continue
+        paths[root] = describe(root, False, False)
+        for directory, subdirectories, files in os.walk(root):
+            for name in subdirectories + files:
+                path = os.path.join(directory, name)
+                try:
+                    info = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                hashed = stat.S_ISREG(info.st_mode) and info.st_size <= SURVEY_HASH_LIMIT
+                paths[path] = describe(path, hashed, False)
+                if len(paths) >= SURVEY_MAX_ENTRIES:
+                    return paths
+    return paths
 
 
 def sha256_of(path):
@@ -286,7 +366,7 @@ def main():
     }
     module = AnsibleModule(
         argument_spec={
-            "state": {"type": "str", "choices": ["query", "present"], "default": "query"},
+            "state": {"type": "str", "choices": ["query", "present", "survey"], "default": "query"},
             "directories": {
                 "type": "list",
                 "elements": "dict",
@@ -309,13 +389,18 @@ def main():
             "container": {"type": "str", "default": ""},
             "docker_socket": {"type": "path", "default": "/var/run/docker.sock"},
             "wait_healthy": {"type": "int", "default": 0},
+            "roots": {"type": "list", "elements": "path", "default": []},
+            "stack_label": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
     params = module.params
     result = {"changed": False, "paths": {}, "written": []}
 
-    if params["state"] == "query":
+    if params["state"] == "survey":
+        result["paths"] = survey_paths(params["roots"])
+        result["engine"] = survey_engine(params["docker_socket"], params["stack_label"])
+    elif params["state"] == "query":
         for entry in params["directories"]:
             result["paths"][entry["path"]] = describe(entry["path"], False, False)
         for entry in params["files"]:
