@@ -480,6 +480,30 @@ def test_host_module_reads_a_container_and_waits_for_its_healthcheck(tmp_path, a
     assert run_host_module(tmp_path, container=name)["container"] == {"exists": False}
 
 
+def test_host_module_finds_a_container_ready_by_its_own_check_before_dockers_first_one(tmp_path, any_image):
+    """Docker runs the first healthcheck one interval after the start: the wait runs the same
+    command itself, so a service that is up does not wait out the interval. The summary's
+    settle then reports what Docker says, and gives up after its timeout without failing."""
+    name = f"engine-test-{uuid.uuid4().hex[:8]}"
+    label = f"org.auterity.stack={name}"
+    started = docker(
+        "run", "-d", "--name", name, "--label", label,
+        "--health-cmd", "test -e /tmp/ready", "--health-interval", "300s",
+        any_image, "sh", "-c", "sleep 2; touch /tmp/ready; sleep 600",
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        ready = run_host_module(tmp_path, container=name, wait_healthy=120)["container"]
+        assert ready["health"] == "healthy" and ready["checked_by_wait"] is True
+        # Docker's own first check is minutes away.
+        assert run_host_module(tmp_path, container=name)["container"]["health"] == "starting"
+        settled = run_host_module(tmp_path, settle=2, stack_label=label)
+        assert settled["containers"] == {name: {"state": "running", "health": "health: starting"}}
+        assert settled.get("failed") is not True
+    finally:
+        docker("rm", "-f", name)
+
+
 def test_host_module_says_at_once_why_a_stopped_container_will_not_become_healthy(tmp_path, any_image):
     name = f"engine-test-{uuid.uuid4().hex[:8]}"
     started = docker("run", "-d", "--name", name, "--health-cmd", "true", any_image, "sh", "-c", "exit 3")

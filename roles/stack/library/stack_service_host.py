@@ -79,9 +79,17 @@ options:
     elements: path
     default: []
   stack_label:
-    description: With O(state=survey), the V(key=value) label of the stack's containers.
+    description: With O(state=survey) or O(settle), the V(key=value) label of the stack's containers.
     type: str
     default: ""
+  settle:
+    description:
+      - Seconds to wait until none of the stack's containers (O(stack_label)) is still starting
+        by Docker's own healthcheck, which runs one interval after the start, later than the
+        service's step found it healthy by running the same check (0 does not wait). Returns
+        C(containers), each one's state and health.
+    type: int
+    default: 0
 author: Auterity
 """
 
@@ -106,6 +114,10 @@ written:
   description: Paths created or rewritten, or whose mode or owner was set (O(state=present)).
   returned: always
   type: list
+containers:
+  description: With O(settle), each of the stack's containers by name, with its state and health.
+  returned: when O(settle) is set
+  type: dict
 engine:
   description: >-
     With O(state=survey): whether Docker Engine answered (C(ready)), its error otherwise, each
@@ -175,26 +187,14 @@ def inspect_container(socket_path, name):
     }
 
 
-def engine_get(socket_path, path):
-    """A GET to Docker Engine's API, its JSON answer."""
-    connection = UnixHTTPConnection(socket_path)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    if response.status != 200:
-        raise RuntimeError(f"Docker Engine answered {response.status} for {path}: {body[:300]!r}")
-    return json.loads(body)
-
-
 def survey_engine(socket_path, label):
     """Every image tag and every container of the stack, in two questions to the engine."""
     try:
-        images = engine_get(socket_path, "/images/json")
+        images = engine_call(socket_path, "GET", "/images/json")
         filters = urllib.parse.quote(json.dumps({"label": [label]})) if label else ""
-        containers = engine_get(socket_path, "/containers/json?all=1" + (f"&filters={filters}" if filters else ""))
+        containers = engine_call(
+            socket_path, "GET", "/containers/json?all=1" + (f"&filters={filters}" if filters else "")
+        )
     except (OSError, RuntimeError, ValueError) as error:
         return {"ready": False, "error": str(error), "images": {}, "containers": {}}
     tags = {tag: image.get("Id", "") for image in images for tag in image.get("RepoTags") or []}
@@ -334,7 +334,56 @@ def write_all(module, directories, files):
     return written
 
 
+def engine_call(socket_path, method, path, body=None):
+    """One call to Docker Engine's API; its JSON answer (None when it has no body)."""
+    connection = UnixHTTPConnection(socket_path)
+    try:
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        connection.request(method, path, body=payload, headers=headers)
+        response = connection.getresponse()
+        data = response.read()
+    finally:
+        connection.close()
+    if response.status not in (200, 201, 204):
+        raise RuntimeError(f"Docker Engine answered {response.status} for {method} {path}: {data[:300]!r}")
+    return json.loads(data) if data.strip() else None
+
+
+def healthcheck_passes(socket_path, name):
+    """Run the container's own healthcheck command once, inside it, as Docker runs it: True when
+    it exits 0 within the healthcheck's timeout (at most 30 s).
+
+    Docker runs the first check only one interval (10 to 30 s here) after the start, so a
+    service that is up at once would otherwise wait out that interval before the next
+    service may start."""
+    config = (engine_call(socket_path, "GET", f"/containers/{urllib.parse.quote(name)}/json") or {}).get("Config") or {}
+    healthcheck = config.get("Healthcheck") or {}
+    test = healthcheck.get("Test") or []
+    if len(test) >= 2 and test[0] == "CMD":
+        command = test[1:]
+    elif len(test) == 2 and test[0] == "CMD-SHELL":
+        command = [*(config.get("Shell") or ["/bin/sh", "-c"]), test[1]]
+    else:
+        return False
+    timeout = min((healthcheck.get("Timeout") or 30_000_000_000) / 1e9, 30.0)
+    created = engine_call(
+        socket_path, "POST", f"/containers/{urllib.parse.quote(name)}/exec",
+        {"Cmd": command, "AttachStdout": False, "AttachStderr": False},
+    )  # fmt: skip
+    engine_call(socket_path, "POST", f"/exec/{created['Id']}/start", {"Detach": True, "Tty": False})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = engine_call(socket_path, "GET", f"/exec/{created['Id']}/json") or {}
+        if not state.get("Running"):
+            return state.get("ExitCode") == 0
+        time.sleep(0.2)
+    return False
+
+
 def wait_healthy(module, socket_path, name, timeout):
+    """Until the container is healthy: Docker says so, or its own healthcheck command, run here
+    every second, passes (then the result says health healthy, checked_by_wait true)."""
     deadline = time.monotonic() + timeout
     while True:
         found = inspect_container(socket_path, name)
@@ -343,6 +392,13 @@ def wait_healthy(module, socket_path, name, timeout):
         # A container that has stopped will not become healthy: say so at once.
         if not found.get("exists") or found.get("status") in ("exited", "dead"):
             break
+        if found.get("running") and found.get("health") == "starting":
+            try:
+                passed = healthcheck_passes(socket_path, name)
+            except (OSError, RuntimeError, ValueError):
+                passed = False  # stopped or restarting meanwhile: the next round says
+            if passed:
+                return dict(found, health="healthy", checked_by_wait=True)
         if time.monotonic() >= deadline:
             break
         time.sleep(1)
@@ -356,6 +412,24 @@ def wait_healthy(module, socket_path, name, timeout):
         ),
         container=found,
     )
+
+
+def settle(socket_path, label, timeout):
+    """The stack's containers once Docker's own healthchecks have caught up with the waits
+    above: until none is still starting, at most timeout seconds. Name -> state and health."""
+    deadline = time.monotonic() + timeout
+    filters = urllib.parse.quote(json.dumps({"label": [label]}))
+    while True:
+        containers = {}
+        for container in engine_call(socket_path, "GET", f"/containers/json?all=1&filters={filters}") or []:
+            status = container.get("Status") or ""
+            health = next((word for word in ("healthy", "unhealthy", "health: starting") if f"({word})" in status), "")
+            for name in container.get("Names") or []:
+                containers[name.lstrip("/")] = {"state": container.get("State", ""), "health": health}
+        starting = [name for name, found in containers.items() if found["health"] == "health: starting"]
+        if not starting or time.monotonic() >= deadline:
+            return containers
+        time.sleep(1)
 
 
 def main():
@@ -391,6 +465,7 @@ def main():
             "wait_healthy": {"type": "int", "default": 0},
             "roots": {"type": "list", "elements": "path", "default": []},
             "stack_label": {"type": "str", "default": ""},
+            "settle": {"type": "int", "default": 0},
         },
         supports_check_mode=True,
     )
@@ -408,6 +483,12 @@ def main():
     elif not module.check_mode:
         result["written"] = write_all(module, params["directories"], params["files"])
         result["changed"] = bool(result["written"])
+
+    if params["settle"] > 0:
+        try:
+            result["containers"] = settle(params["docker_socket"], params["stack_label"], params["settle"])
+        except (OSError, RuntimeError, ValueError) as error:
+            module.fail_json(msg=f"Could not ask Docker Engine about the stack's containers: {error}")
 
     if params["container"]:
         try:
