@@ -22,14 +22,7 @@ def stack_existed():
 
 
 @pytest.fixture(scope="session")
-def stack_destroyed():
-    """Set by the destroy test once destroy.yml -e destroy_data=true has removed the stack and
-    its data and the test has seen it gone."""
-    return {"done": False}
-
-
-@pytest.fixture(scope="session")
-def services_to_put_back(stack_existed, stack_destroyed):
+def services_to_put_back(stack_existed):
     """The services that a test deployed again with settings of its own; tests add their names.
     They keep those settings for the rest of the session: a stack that these tests brought up
     is removed at its end, so putting each back at once would cost a deployment per test for
@@ -37,13 +30,13 @@ def services_to_put_back(stack_existed, stack_destroyed):
     them all back to the inventory's settings."""
     services = set()
     yield services
-    if services and stack_existed and not stack_destroyed["done"]:
+    if services and stack_existed:
         run = run_playbook("site.yml", "-e", json.dumps({"site_services": sorted(services)}))
         assert run.rc == 0, run.output[-3000:]
 
 
 @pytest.fixture(scope="session")
-def localhost_stack_left_as_found(stack_existed, stack_destroyed):
+def localhost_stack_left_as_found(stack_existed):
     """The all-in-one stack that the localhost tests bring up (test_localhost_stack.py deploys
     it, the next modules use it) is removed after the run, data and credentials included, so
     that a later checkout (with its own new credentials) starts from a clean machine. A stack
@@ -51,12 +44,6 @@ def localhost_stack_left_as_found(stack_existed, stack_destroyed):
     yield
     if stack_existed:
         return
-    if not stack_destroyed["done"]:
-        run_playbook("destroy.yml", "-e", "destroy_data=true")
+    run_playbook("destroy.yml", "-e", "destroy_data=true")
     shutil.rmtree("/opt/auterity", ignore_errors=True)
     shutil.rmtree(CREDENTIALS, ignore_errors=True)
-
-
-def pytest_collection_modifyitems(items):
-    """Tests that take the stack down run after every test that uses it."""
-    items.sort(key=lambda item: item.get_closest_marker("destroys_the_stack") is not None)

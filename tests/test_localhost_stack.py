@@ -166,25 +166,3 @@ def test_postgres_hands_the_application_database_credentials_to_vault():
     assert data["database"] == "mlflow"
     assert data["host"] == "postgres"
     assert data["password"] == (CREDENTIALS / "postgres_mlflow_password").read_text().strip()
-
-
-@pytest.mark.destroys_the_stack
-def test_destroy_keeps_data_unless_asked_and_then_removes_it(playbook, stack_existed, stack_destroyed):
-    if stack_existed:
-        pytest.skip("this machine ran the stack before the tests: its data is left alone")
-    volumes = ["redis_data", "postgres_data", "kafka_data"]
-    run = playbook("destroy.yml")
-    assert run.rc == 0, run.output[-3000:]
-    assert [name for name in STACK_CONTAINERS if docker("inspect", name).returncode == 0] == []
-    assert all(docker("volume", "inspect", name).returncode == 0 for name in volumes)
-    assert pathlib.Path("/opt/auterity/vault/data/raft").is_dir()
-    assert pathlib.Path("/opt/auterity/backend/vault-approle.env").is_file()
-
-    run = playbook("destroy.yml", "-e", "destroy_data=true")
-    assert run.rc == 0, run.output[-3000:]
-    assert [name for name in volumes if docker("volume", "inspect", name).returncode == 0] == []
-    assert not pathlib.Path("/opt/auterity/vault").exists()
-    # The backend's AppRole credentials belonged to that Vault: a new one writes new ones.
-    assert not pathlib.Path("/opt/auterity/backend/vault-approle.env").exists()
-    assert CREDENTIALS.is_dir(), "the credentials directory is never deleted by destroy.yml"
-    stack_destroyed["done"] = True
