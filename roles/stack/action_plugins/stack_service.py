@@ -586,9 +586,14 @@ class ActionModule(ActionBase):
         image, image_id, image_facts = ("", "", {})
         if deployable:
             image, image_id, image_facts = self._image(task_vars, variable, name)
-            if image is None:
-                # Pulled or built by image.yml first; then this step runs again.
-                result.update(name=name, changed=False, image_needed=True)
+            missing = self._missing_secrets(task_vars, variable)
+            if image is None or missing:
+                # The secrets generated (secrets.yml, a task that logs nothing) and the image
+                # pulled or built (image.yml) first, by tasks/service_supply.yml; then this
+                # step runs again.
+                result.update(
+                    name=name, changed=False, needs_supply=True, image_needed=image is None, secrets_needed=missing
+                )
                 return result
         secrets = dict(task_vars.get("stack_secrets") or {})
         result.update(name=name, image=image, image_id=image_id, changed=False, current=False, deployed=False)
@@ -702,6 +707,13 @@ class ActionModule(ActionBase):
                 f"The dict of {settings.get('name', '?')} does not match its specification "
                 f"(roles/stack/meta/argument_specs.yml, service_dict): {'; '.join(errors)}"
             )
+
+    def _missing_secrets(self, task_vars, variable):
+        """The service's secrets that this run holds no value of yet (stack_secrets: those of the
+        credentials directory, read by the host step, and those generated since)."""
+        names = self._expression(task_vars, f"{variable}.secrets | default([])") or []
+        secrets = task_vars.get("stack_secrets") or {}
+        return [secret for secret in names if secret not in secrets]
 
     def _require_secrets(self, task_vars, variable, secrets):
         """secrets.yml generated or read them before (a task that logs nothing: facts returned
