@@ -54,6 +54,8 @@ _raw:
 
 ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
 WILDCARD_ADDRESSES = ("0.0.0.0", "::")
+# A variable that names one task's rendering, whatever copies of its variables it renders with.
+SCOPE_VARIABLE = "stack_client_scope"
 
 
 def _true(value) -> bool:
@@ -72,8 +74,10 @@ class LookupModule(LookupBase):
     # during a run, and the host's set facts at the first call (no service's client settings
     # depend on one). Whether a service was skipped is read again on every call.
     _rendered: dict[tuple[str, str, str], dict] = {}
-    # The calling host's own settings, for as long as one task's variables are the same object.
-    _own: dict = {"variables": None, "rendered": {}}
+    # The calling host's own settings, for as long as one task renders: while its variables are
+    # the same object, or carry the same scope (SCOPE_VARIABLE: an action that renders with
+    # copies of its task's variables, such as the stack_service action, sets it in each).
+    _own: dict = {"scope": None, "rendered": {}}
 
     def _role_file(self, role: str, name: str) -> dict:
         key = (role, name)
@@ -108,8 +112,10 @@ class LookupModule(LookupBase):
         if host == variables.get("inventory_hostname"):
             # The calling host's own services, in its own context (play vars, role parameters),
             # as its roles render them: kept only while the same task renders (its variables).
-            if LookupModule._own["variables"] is not variables:
-                LookupModule._own = {"variables": variables, "rendered": {}}
+            scope = variables.get(SCOPE_VARIABLE) or variables
+            known = LookupModule._own["scope"]
+            if not (known is scope or (isinstance(scope, str) and known == scope)):
+                LookupModule._own = {"scope": scope, "rendered": {}}
             own = LookupModule._own["rendered"]
             if service not in own:
                 own[service] = self._render(service, host, variables)

@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+import uuid
 
 import yaml
 from ansible._internal._templating import _template_vars
@@ -438,7 +439,10 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
-        task_vars = task_vars or {}
+        # Every rendering of this task (the dict, each template) is one scope for the
+        # stack_client lookup: the calling host's own client settings are rendered once for all
+        # of them, although each rendering copies the variables to add its own.
+        task_vars = dict(task_vars or {}, stack_client_scope=uuid.uuid4().hex)
         result = super().run(tmp, task_vars)
         del tmp
         variable = self._task.args.get("service", "stack_service")
