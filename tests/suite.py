@@ -3,11 +3,12 @@ by side, in three lanes:
 1. pytest on the localhost stack (tests/test_localhost_*.py): it deploys the all-in-one stack
    with site.yml, runs it again, and checks every service through it; each part needs the
    one before, so this lane is the longest, holds nothing else and runs first in line;
-2. lint, then the Vault scenario, then the three-node scenario;
+2. lint, then destroy.yml on a stack of its own, then the Vault scenario, then the three-node
+   scenario;
 3. the module tests (pytest on servers of their own: Kafka brokers, OpenBao, Redis, which stop
    when that pytest ends), then every other pytest module: rendered configurations,
-   preflight, the image cache, the vault role's options and destroy.yml (the last two on
-   stacks of their own), none of which needs the main stack.
+   preflight, the image cache and the vault role's options (on Vaults of their own), none of
+   which needs the main stack.
 Lanes 2 and 3 take about as long as each other, and a little less than lane 1.
 The all-in-one stack is deployed once, on localhost, and every all-in-one check shares it: the
 Molecule `default` scenario deploys the same stack again inside a host container, so make
@@ -43,7 +44,9 @@ TESTS = ROOT / "tests"
 # The tests that use the stack on localhost, and those that need none.
 TEST_FILES = sorted(f"tests/{path.name}" for path in TESTS.glob("test_*.py"))
 LOCALHOST_TESTS = [path for path in TEST_FILES if path.startswith("tests/test_localhost_")]
-OTHER_TESTS = [path for path in TEST_FILES if path not in LOCALHOST_TESTS]
+# destroy.yml's test deploys a stack of its own (minutes): it runs in the lane with time to spare.
+OWN_STACK_TESTS = ["tests/test_destroy.py"]
+OTHER_TESTS = [path for path in TEST_FILES if path not in LOCALHOST_TESTS + OWN_STACK_TESTS]
 # The module tests start their own servers and stop them when their pytest ends; run with the
 # localhost tests, they would idle beside the stack for the whole session.
 MODULE_TESTS = ["tests/kafka", "tests/vault", "tests/celery_app", "tests/s3"]
@@ -57,6 +60,7 @@ LANES = [
     [("pytest localhost", [*FIRST_IN_LINE, PYTEST, *LOCALHOST_TESTS])],
     [
         ("lint", ["make", "--no-print-directory", "lint"]),
+        ("pytest destroy", [PYTEST, *OWN_STACK_TESTS]),
         ("molecule vault", [MOLECULE, "test", "-s", "vault"]),
         ("molecule multinode", [MOLECULE, "test", "-s", "multinode"]),
     ],
