@@ -156,20 +156,19 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.socket_path)
 
 
-def inspect_container(socket_path, name):
-    """The parts of `docker inspect` that decide whether a container is current."""
-    connection = UnixHTTPConnection(socket_path)
+def container_data(socket_path, name):
+    """`docker inspect` of the container, or None when there is none."""
     try:
-        connection.request("GET", f"/containers/{urllib.parse.quote(name)}/json")
-        response = connection.getresponse()
-        body = response.read()
-    finally:
-        connection.close()
-    if response.status == 404:
+        return engine_call(socket_path, "GET", f"/containers/{urllib.parse.quote(name)}/json")
+    except ContainerMissing:
+        return None
+
+
+def inspect_container(socket_path, name, data=None):
+    """The parts of `docker inspect` that decide whether a container is current."""
+    data = data if data is not None else container_data(socket_path, name)
+    if data is None:
         return {"exists": False}
-    if response.status != 200:
-        raise RuntimeError(f"Docker Engine answered {response.status} for container {name}: {body[:300]!r}")
-    data = json.loads(body)
     state = data.get("State") or {}
     health = state.get("Health") or {}
     log = health.get("Log") or []
@@ -334,6 +333,10 @@ def write_all(module, directories, files):
     return written
 
 
+class ContainerMissing(RuntimeError):
+    """Docker Engine knows no such container."""
+
+
 def engine_call(socket_path, method, path, body=None):
     """One call to Docker Engine's API; its JSON answer (None when it has no body)."""
     connection = UnixHTTPConnection(socket_path)
@@ -345,19 +348,20 @@ def engine_call(socket_path, method, path, body=None):
         data = response.read()
     finally:
         connection.close()
+    if response.status == 404 and path.startswith("/containers/") and method == "GET":
+        raise ContainerMissing(path)
     if response.status not in (200, 201, 204):
         raise RuntimeError(f"Docker Engine answered {response.status} for {method} {path}: {data[:300]!r}")
     return json.loads(data) if data.strip() else None
 
 
-def healthcheck_passes(socket_path, name):
+def healthcheck_passes(socket_path, name, config):
     """Run the container's own healthcheck command once, inside it, as Docker runs it: True when
     it exits 0 within the healthcheck's timeout (at most 30 s).
 
     Docker runs the first check only one interval (10 to 30 s here) after the start, so a
     service that is up at once would otherwise wait out that interval before the next
     service may start."""
-    config = (engine_call(socket_path, "GET", f"/containers/{urllib.parse.quote(name)}/json") or {}).get("Config") or {}
     healthcheck = config.get("Healthcheck") or {}
     test = healthcheck.get("Test") or []
     if len(test) >= 2 and test[0] == "CMD":
@@ -386,7 +390,8 @@ def wait_healthy(module, socket_path, name, timeout):
     every second, passes (then the result says health healthy, checked_by_wait true)."""
     deadline = time.monotonic() + timeout
     while True:
-        found = inspect_container(socket_path, name)
+        data = container_data(socket_path, name)
+        found = inspect_container(socket_path, name, data)
         if found.get("health") == "healthy":
             return found
         # A container that has stopped will not become healthy: say so at once.
@@ -394,7 +399,7 @@ def wait_healthy(module, socket_path, name, timeout):
             break
         if found.get("running") and found.get("health") == "starting":
             try:
-                passed = healthcheck_passes(socket_path, name)
+                passed = healthcheck_passes(socket_path, name, data.get("Config") or {})
             except (OSError, RuntimeError, ValueError):
                 passed = False  # stopped or restarting meanwhile: the next round says
             if passed:
