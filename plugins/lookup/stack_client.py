@@ -188,7 +188,8 @@ def _run_state(variables, host):
 def _skipped(service: str, stack_name: str, facts: dict, set_facts: dict) -> bool:
     """Skipped for want of an image: as this run's step found it on that host, else as the
     last run recorded it there (the local fact file)."""
-    this_run = set_facts.get("stack_skipped") or {}
+    # The stack_service action returns it as a host fact (a fact cache entry).
+    this_run = facts.get("stack_skipped") or set_facts.get("stack_skipped") or {}
     if service in this_run:
         return bool(this_run[service])
     local = facts.get("ansible_local") or set_facts.get("ansible_local") or {}

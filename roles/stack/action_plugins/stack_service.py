@@ -17,12 +17,17 @@ Options (the task's arguments):
                  render: ask nothing of the host, return the files and container settings as
                  this run renders them (files, container, config_hash)
 Results, beside changed/diff: name, image, current, deployed, changed_files, container, reasons;
-and `facts`, the host facts every role reads, which tasks/service.yml sets with set_fact:
-stack_deployed[name], stack_summary, stack_skipped[name] (no image in this run),
-stack_service_images,
-stack_service_image_ids, stack_service_is_current, stack_service_changed_files and
-stack_service_state. (Facts an action returns as ansible_facts rank below those of set_fact,
-and some of these are set_fact's elsewhere: image.yml's stack_service_images.)
+and, as host facts (ansible_facts), what every role reads after the step: stack_deployed[name],
+stack_summary, stack_skipped[name] (no image in this run), stack_missing_images[name] (the
+upstream image to mirror), stack_service_images, stack_service_image_ids,
+stack_service_is_current, stack_service_changed_files, stack_service_state and
+stack_host_paths_written. Only this action sets them (facts an action returns rank below those
+of set_fact: a set_fact of the same name anywhere would hide them).
+
+The image: found among the host's tags as the run's survey found them, or built by image.yml
+earlier in the run (stack_images_supplied), or pulled here when no recipe builds it; an image
+that must be built, and secrets the run holds no value of yet, are supplied by
+tasks/service_supply.yml, after which the step runs again (needs_supply).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from ansible.template import trust_as_template
 
 HOST_MODULE = "stack_service_host"
 CONTAINER_MODULE = "community.docker.docker_container"
+IMAGE_MODULE = "community.docker.docker_image"
 CONFIG_HASH_LABEL = "org.auterity.config-hash"
 # Keys of the dict that say nothing about the container: directories and files are compared on
 # disk, the rest is the role's own bookkeeping.
@@ -328,11 +334,15 @@ def image_candidates(build, upstream, recipe):
     return candidates
 
 
+def _short_tag(reference):
+    """A reference as the engine names it: Docker Hub images without docker.io/ and library/."""
+    return re.sub(r"^docker[.]io/(library/)?", "", reference)
+
+
 def found_image(candidates, host_images):
-    """The first candidate among the host's tags (which name Docker Hub images without their
-    docker.io/ and library/ prefixes): (reference, image id), or None."""
+    """The first candidate among the host's tags: (reference, image id), or None."""
     for candidate in candidates:
-        tag = re.sub(r"^docker[.]io/(library/)?", "", candidate)
+        tag = _short_tag(candidate)
         if tag in host_images:
             return candidate, host_images[tag]
     return None
@@ -565,36 +575,67 @@ class ActionModule(ActionBase):
         return build
 
     def _image(self, task_vars, variable, name):
-        """The image this service runs: supplied earlier in the run, or found among the host's
-        tags as the run found them. None when it must be pulled or built (image.yml)."""
+        """The image this service runs, (reference, id): supplied earlier in the run (this
+        step's facts, or image.yml's stack_images_supplied), or found among the host's tags as
+        the run found them, or pulled now when no recipe builds it. None when it must be built
+        (image.yml); '' when none can be had and skipping is allowed."""
         images = task_vars.get("stack_service_images") or {}
+        image_ids = task_vars.get("stack_service_image_ids") or {}
         if name in images:
-            return images[name], (task_vars.get("stack_service_image_ids") or {}).get(name, ""), {}
+            return images[name], image_ids.get(name, "")
+        supplied = (task_vars.get("stack_images_supplied") or {}).get(name)
+        if supplied:
+            return supplied["ref"], supplied["id"]
         upstream = self._expression(task_vars, f"{variable}.image")
         recipe = self._expression(task_vars, f"{variable}.recipe | default('')")
-        candidates = image_candidates(self._build_settings(task_vars), upstream, recipe)
-        found = found_image(candidates or [], task_vars.get("stack_host_images") or {})
-        if not found:
-            return None, "", {}
-        reference, image_id = found
-        facts = {
-            "stack_service_images": dict(images, **{name: reference}),
-            "stack_service_image_ids": dict(task_vars.get("stack_service_image_ids") or {}, **{name: image_id}),
-        }
-        return reference, image_id, facts
+        build = self._build_settings(task_vars)
+        candidates = image_candidates(build, upstream, recipe)
+        # The host's tags, and the images this run's steps found or pulled since.
+        known = dict(task_vars.get("stack_host_images") or {})
+        known.update({_short_tag(ref): image_ids.get(service, "") for service, ref in images.items() if ref})
+        found = found_image(candidates or [], known)
+        if found:
+            return found
+        if candidates is None or (build["source"] in ("build", "auto") and recipe):
+            return None
+        return self._pull(task_vars, name, upstream, candidates)
+
+    def _pull(self, task_vars, name, upstream, candidates):
+        """A service that no recipe builds: its image pulled (in check mode, predicted), or ''
+        with a warning when none can be had and skipping is allowed."""
+        reference = candidates[0] if candidates else ""
+        answer = self._call(task_vars, IMAGE_MODULE, {"name": reference, "source": "pull"}) if reference else {}
+        if reference and not answer.get("failed"):
+            image_id = (answer.get("image") or {}).get("Id", "")
+            if image_id or self._task.check_mode:
+                self._pulled = True
+                return reference, image_id
+        why = f"Pulling {reference} failed: {answer.get('msg', 'unknown error')}." if reference else ""
+        if not _bool(self._expression(task_vars, "stack_skip_services_without_image")):
+            raise AnsibleActionFail(
+                f"No image for {name}. {why} No registry route to this program exists, so it cannot be built "
+                f"here. Mirror {upstream} into a registry you can reach and set stack_registry_mirror, or set "
+                f"stack_skip_services_without_image=true to deploy without {name}."
+            )
+        self._warnings.append(
+            f"SKIPPED - {name} is not deployed: no image could be supplied ({upstream}: the pull failed and no "
+            "recipe builds it). Mirror that image and set stack_registry_mirror to deploy it."
+        )
+        self._missing_upstream = upstream
+        return "", ""
 
     def _step(self, result, task_vars, variable, step):
         name = self._expression(task_vars, f"{variable}.name")
         enabled = _bool(self._expression(task_vars, f"{variable}.enabled"))
         deployable = enabled and _bool(task_vars.get("stack_engine_ready", True))
-        image, image_id, image_facts = ("", "", {})
+        image, image_id = ("", "")
+        self._warnings, self._missing_upstream, self._pulled = [], None, False
         if deployable:
-            image, image_id, image_facts = self._image(task_vars, variable, name)
             missing = self._missing_secrets(task_vars, variable)
+            image, image_id = self._image(task_vars, variable, name) or (None, "")
             if image is None or missing:
                 # The secrets generated (secrets.yml, a task that logs nothing) and the image
-                # pulled or built (image.yml) first, by tasks/service_supply.yml; then this
-                # step runs again.
+                # built (image.yml) first, by tasks/service_supply.yml; then this step runs again.
                 result.update(
                     name=name, changed=False, needs_supply=True, image_needed=image is None, secrets_needed=missing
                 )
@@ -606,12 +647,21 @@ class ActionModule(ActionBase):
 
         facts = {
             "stack_skipped": dict(task_vars.get("stack_skipped") or {}),
+            "stack_missing_images": dict(task_vars.get("stack_missing_images") or {}),
             "stack_service_images": dict(task_vars.get("stack_service_images") or {}),
             "stack_service_image_ids": dict(task_vars.get("stack_service_image_ids") or {}),
             "stack_summary": list(task_vars.get("stack_summary") or []),
         }
-        facts.update(image_facts)
+        if self._warnings:
+            result["warnings"] = self._warnings
         if deployable:
+            facts["stack_service_images"][name] = image
+            facts["stack_service_image_ids"][name] = image_id
+            missing_upstream = self._missing_upstream
+            if missing_upstream is None and not image:
+                missing_upstream = ((task_vars.get("stack_images_supplied") or {}).get(name) or {}).get("upstream")
+            if missing_upstream is not None:
+                facts["stack_missing_images"][name] = missing_upstream
             self._require_secrets(task_vars, variable, secrets)
             # Whether this run skipped it (no image), for the services that read it later in the
             # run (lookup stack_client: Prometheus, the gateway, Grafana leave it out).
@@ -643,8 +693,11 @@ class ActionModule(ActionBase):
         }
         if step == "deploy":
             rows = [row for row in facts["stack_summary"] if row.get("name") != name]
-            facts["stack_summary"] = [*rows, summary_row(settings, self._status(task_vars, name, enabled))]
-        result["facts"] = facts
+            status = self._status(task_vars, name, enabled, facts["stack_missing_images"])
+            facts["stack_summary"] = [*rows, summary_row(settings, status)]
+        # A pull changes the host, as the container module's re-creation does.
+        result["changed"] = result["changed"] or self._pulled
+        result["ansible_facts"] = facts
         return result
 
     def _check(self, result, task_vars, variable):
@@ -728,12 +781,11 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"Secrets not generated before the service step: {', '.join(missing)}")
 
     @staticmethod
-    def _status(task_vars, name, enabled):
+    def _status(task_vars, name, enabled, missing):
         if not enabled:
             return "disabled"
         if not _bool(task_vars.get("stack_engine_ready", True)):
             return "not deployed: no engine yet"
-        missing = task_vars.get("stack_missing_images") or {}
         return f"SKIPPED: no image (mirror {missing[name]})" if name in missing else ""
 
     def _wanted(self, task_vars, variables, settings, image_id):
