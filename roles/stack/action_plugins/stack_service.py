@@ -704,6 +704,7 @@ class ActionModule(ActionBase):
         """The preflight's shared check: the keys of the dict that need no secret and no image,
         against the dict's specification and the formats every service shares, and whether an
         image can be had in the chosen mode. Changes nothing; fails naming every bad variable."""
+        self._check_role_options(task_vars)
         # The dict's keys in one call (no value is rendered), then only the values checked here.
         present = self._expression(task_vars, f"{variable}.keys() | list")
         settings = {key: self._expression(task_vars, f"{variable}[{key!r}]") for key in CHECKED_KEYS if key in present}
@@ -726,6 +727,22 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(route)
         result.update(changed=False, name=name, msg=f"{name}: inputs valid")
         return result
+
+    def _check_role_options(self, task_vars):
+        """The calling role's variables against its meta/argument_specs.yml (entry preflight, else
+        main), as Ansible checks a role's entry point: site.yml includes the preflights without
+        that check (rolespec_validate: false), so that it is this task, not one more per service."""
+        spec_file = os.path.join(str(task_vars.get("role_path") or ""), "meta", "argument_specs.yml")
+        if not task_vars.get("role_path") or not os.path.isfile(spec_file):
+            return
+        with open(spec_file, encoding="utf-8") as handle:
+            entries = (yaml.safe_load(handle) or {}).get("argument_specs") or {}
+        options = (entries.get("preflight") or entries.get("main") or {}).get("options") or {}
+        values = {name: task_vars[name] for name in options if name in task_vars}
+        values = self._templar.copy_with_new_env(available_variables=task_vars).template(values)
+        errors = ArgumentSpecValidator(options).validate(values, validate_role_argument_spec=True).error_messages
+        if errors:
+            raise AnsibleActionFail("Validation of arguments failed:\n" + "\n".join(errors), result={"argument_errors": errors})
 
     def _render(self, result, task_vars, variable):
         """What the service's step would write and run on this host, rendered on the controller
