@@ -742,7 +742,9 @@ class ActionModule(ActionBase):
         values = self._templar.copy_with_new_env(available_variables=task_vars).template(values)
         errors = ArgumentSpecValidator(options).validate(values, validate_role_argument_spec=True).error_messages
         if errors:
-            raise AnsibleActionFail("Validation of arguments failed:\n" + "\n".join(errors), result={"argument_errors": errors})
+            raise AnsibleActionFail(
+                "Validation of arguments failed:\n" + "\n".join(errors), result={"argument_errors": errors}
+            )
 
     def _render(self, result, task_vars, variable):
         """What the service's step would write and run on this host, rendered on the controller
