@@ -604,14 +604,24 @@ class ActionModule(ActionBase):
         """A service that no recipe builds: its image pulled (in check mode, predicted), or ''
         with a warning when none can be had and skipping is allowed."""
         reference = candidates[0] if candidates else ""
-        answer = self._call(task_vars, IMAGE_MODULE, {"name": reference, "source": "pull"}) if reference else {}
+        skip_allowed = _bool(self._expression(task_vars, "stack_skip_services_without_image"))
+        if self._task.check_mode and reference:
+            # Nothing is pulled in check mode. A service that the last run skipped for want of an
+            # image (the local fact file) is predicted skipped again; any other one pulled.
+            local = (task_vars.get("ansible_local") or {}).get(self._expression(task_vars, "stack_name")) or {}
+            if not (skip_allowed and name in (local.get("skipped") or [])):
+                self._pulled = True
+                return reference, ""
+            answer = {"failed": True, "msg": "the last run found none, and check mode pulls nothing"}
+        else:
+            answer = self._call(task_vars, IMAGE_MODULE, {"name": reference, "source": "pull"}) if reference else {}
         if reference and not answer.get("failed"):
             image_id = (answer.get("image") or {}).get("Id", "")
-            if image_id or self._task.check_mode:
+            if image_id:
                 self._pulled = True
                 return reference, image_id
         why = f"Pulling {reference} failed: {answer.get('msg', 'unknown error')}." if reference else ""
-        if not _bool(self._expression(task_vars, "stack_skip_services_without_image")):
+        if not skip_allowed:
             raise AnsibleActionFail(
                 f"No image for {name}. {why} No registry route to this program exists, so it cannot be built "
                 f"here. Mirror {upstream} into a registry you can reach and set stack_registry_mirror, or set "
