@@ -27,6 +27,22 @@ JAEGER = "http://127.0.0.1:16686"
 HEARTBEAT_SECONDS = role_default("celery_beat", "celery_beat_heartbeat_seconds")
 
 
+# Deployed in one run for the two tests that need them: the worker's visibility timeout (a
+# killed worker's step goes back to the queue once it has passed: shortened, still longer
+# than the 15 s step of the test), and beat's heartbeat every 5 s with a lock that a stopped
+# scheduler's standby waits 15 s for at most.
+FAST_CELERY = {"celery_app_visibility_timeout": 40, "celery_beat_heartbeat_seconds": 5, "celery_beat_lock_timeout": 15}
+
+
+@pytest.fixture(scope="module")
+def fast_celery(services_to_put_back):
+    services_to_put_back.update(["celery_worker", "celery_beat"])
+    run = run_playbook("site.yml", "--tags", "celery_worker,celery_beat", "-e", json.dumps(FAST_CELERY))
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed() > 0, "the shorter settings were not deployed"
+    return run
+
+
 @pytest.fixture(scope="module")
 def queue():
     """A client of the deployed queue: Redis's published port, with its generated password."""
@@ -135,12 +151,10 @@ def step_running(queue, workflow_id, name):
     return False
 
 
-def test_a_worker_killed_during_a_step_finishes_the_workflow_after_its_restart(queue, services_to_put_back):
-    # The unacknowledged step goes back to the queue once the visibility timeout has passed:
-    # shortened here, still longer than the step.
-    services_to_put_back.add("celery_worker")
-    short = run_playbook("celery_worker.yml", "-e", "celery_app_visibility_timeout=40")
-    assert short.rc == 0, short.output[-3000:]
+@pytest.mark.usefixtures("fast_celery")
+def test_a_worker_killed_during_a_step_finishes_the_workflow_after_its_restart(queue):
+    # The unacknowledged step goes back to the queue once the (shortened) visibility timeout
+    # has passed.
     steps = [
         {"name": "before", "action": "echo", "seconds": 0},
         {"name": "long", "action": "sleep", "seconds": 15},
@@ -183,12 +197,10 @@ def start_a_second_scheduler(name):
     return {"celery_beat": deployed["Config"]["Hostname"], name: started.stdout.strip()[:12]}
 
 
-def test_one_scheduler_sends_and_a_standby_takes_over_when_it_stops(services_to_put_back):
+@pytest.mark.usefixtures("fast_celery")
+def test_one_scheduler_sends_and_a_standby_takes_over_when_it_stops():
     # Heartbeats every 5 s, and a lock that a stopped scheduler's standby waits 15 s for at most.
-    services_to_put_back.add("celery_beat")
-    fast = run_playbook("celery_beat.yml", "-e", "celery_beat_heartbeat_seconds=5", "-e", "celery_beat_lock_timeout=15")
     try:
-        assert fast.rc == 0, fast.output[-3000:]
         containers = {host: name for name, host in start_a_second_scheduler("celery_beat_standby").items()}
         # Both run; one sends: about one heartbeat per interval, all from one scheduler.
         senders = heartbeat_senders(30)
