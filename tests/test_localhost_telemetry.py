@@ -5,9 +5,10 @@ adds); every target is up, every rule loads, every dashboard panel has data; an 
 from Prometheus through Alertmanager to a webhook and resolves; a Jaeger outage loses no span
 that the gateway acknowledged.
 
-test_localhost_stack.py deploys the stack first (same pytest run); some of these tests deploy
-services again with settings of their own, which the services keep until the session ends
-(conftest.py: services_to_put_back)."""
+test_localhost_stack.py deploys the stack first (same pytest run); the tests that need settings
+of their own (a log sink, a webhook, shorter intervals) share one run that deploys the gateway,
+Alertmanager and Prometheus again with them all (the `redeployed` fixture), which the services
+keep until the session ends (conftest.py: services_to_put_back)."""
 
 import gzip
 import http.server
@@ -15,6 +16,7 @@ import json
 import re
 import threading
 import time
+import types
 import uuid
 
 import pytest
@@ -124,23 +126,70 @@ def test_a_counter_sent_to_the_gateway_is_found_in_prometheus_under_its_translat
     assert result[0]["metric"]["service_name"] == "telemetry-test"
 
 
-def test_a_container_log_line_arrives_through_agent_and_gateway_with_its_names(services_to_put_back):
-    sink = Sink()
-    services_to_put_back.add("otel_collector")
-    probe = f"telemetry-probe-{uuid.uuid4().hex[:8]}"
-    line = f"probe line {uuid.uuid4().hex}"
-    image = docker("inspect", "redis", "--format", "{{.Config.Image}}").stdout.strip()
+class Webhook(Sink):
+    def alerts(self, name, status):
+        return [
+            alert
+            for _, body in self.bodies
+            for alert in body.get("alerts", [])
+            if alert["labels"].get("alertname") == name and alert["status"] == status
+        ]
+
+
+def prometheus_started_at():
+    return docker("inspect", "prometheus", "--format", "{{.State.StartedAt}}").stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def redeployed(services_to_put_back):
+    """One site.yml run for the tests that need settings of their own: the gateway exports
+    logs to a sink on this machine as well, Alertmanager sends to a webhook here, and Prometheus
+    scrapes and evaluates every 5 s (a change of configuration that it takes by a reload, so
+    its start time is kept to compare)."""
+    sink, webhook = Sink(), Webhook()
+    services_to_put_back.update(["otel_collector", "alertmanager", "prometheus"])
+    started_before = prometheus_started_at()
+    gateway = stack_network_gateway()
     try:
         redeploy(
             "otel_collector",
+            "alertmanager",
+            "prometheus",
             otel_collector_extra_exporters=[
                 {
                     "name": "otlphttp/sink",
                     "signals": ["logs"],
-                    "config": {"endpoint": f"http://{stack_network_gateway()}:{sink.port}", "encoding": "json"},
+                    "config": {"endpoint": f"http://{gateway}:{sink.port}", "encoding": "json"},
                 }
             ],
+            alertmanager_receivers=[
+                {"name": "discard"},
+                {"name": "test-webhook", "webhook_configs": [{"url": f"http://{gateway}:{webhook.port}/"}]},
+            ],
+            alertmanager_route={
+                "receiver": "test-webhook",
+                "group_by": ["alertname", "job"],
+                "group_wait": "1s",
+                "group_interval": "5s",
+                "repeat_interval": "1h",
+            },
+            prometheus_scrape_interval="5s",
+            prometheus_scrape_timeout="4s",
+            prometheus_evaluation_interval="5s",
+            prometheus_target_down_for="10s",
         )
+        yield types.SimpleNamespace(sink=sink, webhook=webhook, prometheus_started_before=started_before)
+    finally:
+        sink.close()
+        webhook.close()
+
+
+def test_a_container_log_line_arrives_through_agent_and_gateway_with_its_names(redeployed):
+    sink = redeployed.sink
+    probe = f"telemetry-probe-{uuid.uuid4().hex[:8]}"
+    line = f"probe line {uuid.uuid4().hex}"
+    image = docker("inspect", "redis", "--format", "{{.Config.Image}}").stdout.strip()
+    try:
         # As every stack container does: its name and service label in each log line.
         started = docker(
             "run", "-d", "--name", probe, "--label", "org.auterity.service=telemetry-probe",
@@ -168,7 +217,6 @@ def test_a_container_log_line_arrives_through_agent_and_gateway_with_its_names(s
         assert attributes["host.name"] == "localhost"
     finally:
         docker("rm", "-f", probe)
-        sink.close()
 
 
 def test_every_prometheus_target_is_up():
@@ -254,63 +302,27 @@ def test_every_dashboard_panel_shows_data_from_the_real_prometheus():
     assert not missing, "panels without data:\n" + "\n".join(map(str, missing))
 
 
-class Webhook(Sink):
-    def alerts(self, name, status):
-        return [
-            alert
-            for _, body in self.bodies
-            for alert in body.get("alerts", [])
-            if alert["labels"].get("alertname") == name and alert["status"] == status
-        ]
+def test_an_alert_reaches_a_webhook_through_alertmanager_and_resolves(redeployed):
+    webhook = redeployed.webhook
+    assert prometheus_started_at() == redeployed.prometheus_started_before, (
+        "a configuration change must not restart Prometheus"
+    )
+    assert "scrape_interval: 5s" in prometheus("status/config")["yaml"]
 
+    def alerts_of_redis(status):
+        # The gateway's re-creation in the same run may have fired one for its own job.
+        return [alert for alert in webhook.alerts("TargetDown", status) if alert["labels"]["job"] == "redis"]
 
-def prometheus_started_at():
-    return docker("inspect", "prometheus", "--format", "{{.State.StartedAt}}").stdout.strip()
-
-
-def test_an_alert_reaches_a_webhook_through_alertmanager_and_resolves(services_to_put_back):
-    webhook = Webhook()
-    services_to_put_back.update(["alertmanager", "prometheus"])
-    started_before = prometheus_started_at()
     try:
-        # Both in one run. Shorter intervals for Prometheus: a change of configuration that it
-        # takes by a reload.
-        redeploy(
-            "alertmanager",
-            "prometheus",
-            alertmanager_receivers=[
-                {"name": "discard"},
-                {
-                    "name": "test-webhook",
-                    "webhook_configs": [{"url": f"http://{stack_network_gateway()}:{webhook.port}/"}],
-                },
-            ],
-            alertmanager_route={
-                "receiver": "test-webhook",
-                "group_by": ["alertname", "job"],
-                "group_wait": "1s",
-                "group_interval": "5s",
-                "repeat_interval": "1h",
-            },
-            prometheus_scrape_interval="5s",
-            prometheus_scrape_timeout="4s",
-            prometheus_evaluation_interval="5s",
-            prometheus_target_down_for="10s",
-        )
-        assert prometheus_started_at() == started_before, "a configuration change must not restart Prometheus"
-        assert "scrape_interval: 5s" in prometheus("status/config")["yaml"]
-
         assert docker("stop", "redis").returncode == 0
-        fired = wait_for(lambda: webhook.alerts("TargetDown", "firing"), timeout=120)
-        assert fired, "TargetDown never reached the webhook"
-        assert fired[0]["labels"]["job"] == "redis"
+        fired = wait_for(lambda: alerts_of_redis("firing"), timeout=120)
+        assert fired, "TargetDown of redis never reached the webhook"
 
         assert docker("start", "redis").returncode == 0
-        resolved = wait_for(lambda: webhook.alerts("TargetDown", "resolved"), timeout=120)
+        resolved = wait_for(lambda: alerts_of_redis("resolved"), timeout=120)
         assert resolved, "the alert was not resolved after Redis came back"
     finally:
         docker("start", "redis")
-        webhook.close()
 
 
 class CountingExporter(OTLPSpanExporter):
