@@ -406,9 +406,11 @@ def test_host_module_surveys_every_path_under_its_roots_as_a_query_reads_it(tmp_
     assert surveyed.get("failed") is not True
 
 
-def test_host_module_survey_lists_the_stacks_containers_and_the_engines_tags(tmp_path, any_image):
+def test_host_module_survey_lists_the_stacks_containers_networks_and_the_engines_tags(tmp_path, any_image):
     name = f"engine-test-{uuid.uuid4().hex[:8]}"
     label = f"org.auterity.stack={name}"
+    assert docker("network", "create", "--label", label, name).returncode == 0
+    assert docker("network", "create", f"{name}-other").returncode == 0
     started = docker(
         "run", "-d", "--name", name, "--label", label, "--label", "org.auterity.config-hash=abc",
         any_image, "sh", "-c", "sleep 600",
@@ -418,10 +420,13 @@ def test_host_module_survey_lists_the_stacks_containers_and_the_engines_tags(tmp
         engine_state = run_host_module(tmp_path, state="survey", stack_label=label)["engine"]
     finally:
         docker("rm", "-f", name)
+        docker("network", "rm", name, f"{name}-other")
     assert engine_state["ready"] is True
     assert any_image in engine_state["images"] or f"{any_image}:latest" in engine_state["images"]
     # Only the stack's containers; one without a healthcheck is not reported healthy.
     assert engine_state["containers"] == {name: {"config_hash": "abc", "healthy": False, "networks": ["bridge"]}}
+    # Only the stack's networks, with their driver (the stack's step makes one only where it is missing).
+    assert engine_state["networks"] == {name: {"driver": "bridge", "labels": {"org.auterity.stack": name}}}
 
 
 def test_host_module_leaves_the_file_in_place_when_its_check_fails(tmp_path):

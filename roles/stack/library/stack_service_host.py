@@ -23,7 +23,8 @@ options:
         staged copy that O(files[].validate) checks first.
       - V(survey) reads, in one call for every service of the host, every directory and file
         under O(roots) (as V(query) reads a path), the engine's image tags and the stack's
-        containers (O(stack_label)). A service's step then asks the host only for what differs.
+        containers and networks (O(stack_label)). A service's step then asks the host only for
+        what differs.
     type: str
     choices: [query, present, survey]
     default: query
@@ -121,8 +122,9 @@ containers:
 engine:
   description: >-
     With O(state=survey): whether Docker Engine answered (C(ready)), its error otherwise, each
-    image tag with its image id (C(images)), and each of the stack's containers by name with
-    its config hash label, whether it runs healthy and its networks (C(containers)).
+    image tag with its image id (C(images)), each of the stack's containers by name with
+    its config hash label, whether it runs healthy and its networks (C(containers)), and each
+    of the stack's networks by name with its driver and labels (C(networks)).
   returned: when O(state=survey)
   type: dict
 """
@@ -187,15 +189,18 @@ def inspect_container(socket_path, name, data=None):
 
 
 def survey_engine(socket_path, label):
-    """Every image tag and every container of the stack, in two questions to the engine."""
+    """Every image tag, and every container and network of the stack, in three questions to
+    the engine."""
     try:
         images = engine_call(socket_path, "GET", "/images/json")
         filters = urllib.parse.quote(json.dumps({"label": [label]})) if label else ""
+        query = f"?filters={filters}" if filters else ""
         containers = engine_call(
             socket_path, "GET", "/containers/json?all=1" + (f"&filters={filters}" if filters else "")
         )
+        networks = engine_call(socket_path, "GET", "/networks" + query)
     except (OSError, RuntimeError, ValueError) as error:
-        return {"ready": False, "error": str(error), "images": {}, "containers": {}}
+        return {"ready": False, "error": str(error), "images": {}, "containers": {}, "networks": {}}
     tags = {tag: image.get("Id", "") for image in images for tag in image.get("RepoTags") or []}
     found = {}
     for container in containers:
@@ -205,7 +210,11 @@ def survey_engine(socket_path, label):
                 "healthy": container.get("State") == "running" and "(healthy)" in (container.get("Status") or ""),
                 "networks": sorted(((container.get("NetworkSettings") or {}).get("Networks") or {}).keys()),
             }
-    return {"ready": True, "images": tags, "containers": found}
+    stack_networks = {
+        network.get("Name", ""): {"driver": network.get("Driver", ""), "labels": network.get("Labels") or {}}
+        for network in networks
+    }
+    return {"ready": True, "images": tags, "containers": found, "networks": stack_networks}
 
 
 # A survey reads the stack's configuration: small files. Larger ones (a data directory kept under
