@@ -13,6 +13,8 @@ tests/test_stack_service_engine.py); only the reads and writes go to the host.
 
 Options (the task's arguments):
   service        name of the variable that holds the dict (default stack_service)
+  conditions     with step check: the role's own checks, each {that, msg[, when]}, evaluated
+                 in order after the shared ones (each message rendered only when it fails)
   step           deploy (default); plan: change nothing, say whether the service is current;
                  render: ask nothing of the host, return the files and container settings as
                  this run renders them (files, container, config_hash)
@@ -448,6 +450,14 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _supports_async = False
 
+    @classmethod
+    def finalize_task_arg(cls, name, value, templar, context):
+        # The role's own conditions (step check) are evaluated in order by _check, and each
+        # message rendered only when its condition fails: as assert tasks in a row would.
+        if name == "conditions":
+            return value
+        return super().finalize_task_arg(name, value, templar, context)
+
     def run(self, tmp=None, task_vars=None):
         # Every rendering of this task (the dict, each template) is one scope for the
         # stack_client lookup: the calling host's own client settings are rendered once for all
@@ -735,8 +745,28 @@ class ActionModule(ActionBase):
         )
         if route:
             raise AnsibleActionFail(route)
+        self._check_conditions(self._task.args.get("conditions") or [])
         result.update(changed=False, name=name, msg=f"{name}: inputs valid")
         return result
+
+    def _check_conditions(self, conditions):
+        """The role's own checks (option conditions), in order: each entry's `that` (one
+        expression or a list, all must hold) where its `when` holds; the first entry that fails
+        stops the run with its `msg`."""
+        if not isinstance(conditions, list):
+            raise AnsibleActionFail("conditions must be a list of {that, msg[, when]} entries")
+        for entry in conditions:
+            if not isinstance(entry, dict) or "that" not in entry or "msg" not in entry:
+                raise AnsibleActionFail(f"Each entry of conditions needs that and msg: {entry!r}")
+            if "when" in entry and not self._templar.evaluate_conditional(conditional=entry["when"]):
+                continue
+            expressions = entry["that"] if isinstance(entry["that"], list) else [entry["that"]]
+            for expression in expressions:
+                if not self._templar.evaluate_conditional(conditional=expression):
+                    raise AnsibleActionFail(
+                        str(self._templar.template(entry["msg"])).strip(),
+                        result={"assertion": str(expression)},
+                    )
 
     def _check_role_options(self, task_vars):
         """The calling role's variables against its meta/argument_specs.yml (entry preflight, else
