@@ -454,6 +454,9 @@ class ActionModule(ActionBase):
     def finalize_task_arg(cls, name, value, templar, context):
         # The role's own conditions (step check) are evaluated in order by _check, and each
         # message rendered only when its condition fails: as assert tasks in a row would.
+        # (ansible-core's own assert action leaves its `that` to itself through this hook, which
+        # ansible-core marks experimental; were it dropped, the messages would be rendered
+        # before the conditions, and only a message that cannot render would change anything.)
         if name == "conditions":
             return value
         return super().finalize_task_arg(name, value, templar, context)
