@@ -644,7 +644,6 @@ class ActionModule(ActionBase):
             f"SKIPPED - {name} is not deployed: no image could be supplied ({upstream}: the pull failed and no "
             "recipe builds it). Mirror that image and set stack_registry_mirror to deploy it."
         )
-        self._missing_upstream = upstream
         return "", ""
 
     def _step(self, result, task_vars, variable, step):
@@ -652,7 +651,7 @@ class ActionModule(ActionBase):
         enabled = _bool(self._expression(task_vars, f"{variable}.enabled"))
         deployable = enabled and _bool(task_vars.get("stack_engine_ready", True))
         image, image_id = ("", "")
-        self._warnings, self._missing_upstream, self._pulled = [], None, False
+        self._warnings, self._pulled = [], False
         if deployable:
             missing = self._missing_secrets(task_vars, variable)
             image, image_id = self._image(task_vars, variable, name) or (None, "")
@@ -680,11 +679,9 @@ class ActionModule(ActionBase):
         if deployable:
             facts["stack_service_images"][name] = image
             facts["stack_service_image_ids"][name] = image_id
-            missing_upstream = self._missing_upstream
-            if missing_upstream is None and not image:
-                missing_upstream = ((task_vars.get("stack_images_supplied") or {}).get(name) or {}).get("upstream")
-            if missing_upstream is not None:
-                facts["stack_missing_images"][name] = missing_upstream
+            if not image:
+                # Skipped: the summary names the upstream image to mirror.
+                facts["stack_missing_images"][name] = self._expression(task_vars, f"{variable}.image")
             self._require_secrets(task_vars, variable, secrets)
             # Whether this run skipped it (no image), for the services that read it later in the
             # run (lookup stack_client: Prometheus, the gateway, Grafana leave it out).

@@ -193,12 +193,9 @@ def survey_engine(socket_path, label):
     the engine."""
     try:
         images = engine_call(socket_path, "GET", "/images/json")
-        filters = urllib.parse.quote(json.dumps({"label": [label]})) if label else ""
-        query = f"?filters={filters}" if filters else ""
-        containers = engine_call(
-            socket_path, "GET", "/containers/json?all=1" + (f"&filters={filters}" if filters else "")
-        )
-        networks = engine_call(socket_path, "GET", "/networks" + query)
+        by_label = f"filters={urllib.parse.quote(json.dumps({'label': [label]}))}" if label else ""
+        containers = engine_call(socket_path, "GET", "/containers/json?all=1" + (f"&{by_label}" if by_label else ""))
+        networks = engine_call(socket_path, "GET", "/networks" + (f"?{by_label}" if by_label else ""))
     except (OSError, RuntimeError, ValueError) as error:
         return {"ready": False, "error": str(error), "images": {}, "containers": {}, "networks": {}}
     tags = {tag: image.get("Id", "") for image in images for tag in image.get("RepoTags") or []}
