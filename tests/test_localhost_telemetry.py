@@ -74,13 +74,8 @@ class Sink:
 
 
 def redeploy(*services, **variables):
-    """Deploy services again with these settings: one through its own playbook, several
-    through site.yml in one run (as site_services)."""
-    if len(services) > 1:
-        playbook, variables = "site.yml", {"site_services": list(services), **variables}
-    else:
-        playbook = f"{services[0]}.yml"
-    run = run_playbook(playbook, "-e", json.dumps(variables))
+    """Deploy services again with these settings, in one site.yml run (as site_services)."""
+    run = run_playbook("site.yml", "-e", json.dumps({"site_services": list(services), **variables}))
     assert run.rc == 0, run.output[-3000:]
     return run
 
