@@ -6,7 +6,6 @@ main stack's, when it runs) and keeps the network while other services may be on
 
 import json
 import pathlib
-import re
 import shutil
 import uuid
 
@@ -17,15 +16,14 @@ from project import role_default
 SERVICES = ["vault", "redis", "postgres"]
 
 
-def removed_containers(run):
-    """The containers the run's destroy steps removed, by name (roles/stack/tasks/service_destroy.yml).
-    Read from the run's own events: other tests start and remove containers of their own on this
-    machine meanwhile, so the engine's list would not tell who removed what."""
+def removed(run, kind):
+    """What the run's destroy step removed ("containers", "volumes" or "paths"), by name (the
+    stack role's destroy entry point). Read from the run's own events: other tests start and
+    remove containers of their own on this machine meanwhile, so the engine's list would not
+    tell who removed what."""
     names = []
     for event in run.results("localhost"):
-        removed = re.fullmatch(r"Destroy \| container - (.+)", event["name"])
-        if removed:
-            names.append(removed.group(1))
+        names += (event.get("removed") or {}).get(kind, [])
     return sorted(names)
 
 
@@ -79,7 +77,8 @@ def test_destroy_keeps_data_unless_asked_then_removes_it_and_nothing_of_another_
     assert run.rc == 0, run.output[-3000:]
     # Those three and no other container; the network stays while the host's other services may
     # still be on it.
-    assert removed_containers(run) == sorted(containers)
+    assert removed(run, "containers") == sorted(containers)
+    assert removed(run, "volumes") == removed(run, "paths") == []
     assert network_step(run) == ["skipped"]
     assert [name for name in containers if docker("container", "inspect", name).returncode == 0] == []
     assert all(docker("volume", "inspect", name).returncode == 0 for name in volumes)
@@ -88,7 +87,11 @@ def test_destroy_keeps_data_unless_asked_then_removes_it_and_nothing_of_another_
 
     run = playbook("destroy.yml", "-e", json.dumps(dict(extra, destroy_data=True)))
     assert run.rc == 0, run.output[-3000:]
-    assert removed_containers(run) == sorted(containers)
+    # The containers went with the first run: the data now, and only that stack's.
+    assert removed(run, "containers") == []
+    assert removed(run, "volumes") == sorted(volumes)
+    assert str(base / "vault") in removed(run, "paths")
+    assert all(path.startswith(f"{base}/") for path in removed(run, "paths"))
     assert [name for name in volumes if docker("volume", "inspect", name).returncode == 0] == []
     assert not (base / "vault").exists()
     # The backend's AppRole credentials belonged to that Vault: a new one writes new ones.

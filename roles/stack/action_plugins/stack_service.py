@@ -17,7 +17,10 @@ Options (the task's arguments):
                  in order after the shared ones (each message rendered only when it fails)
   step           deploy (default); plan: change nothing, say whether the service is current;
                  render: ask nothing of the host, return the files and container settings as
-                 this run renders them (files, container, config_hash)
+                 this run renders them (files, container, config_hash);
+                 destroy: remove the containers of every dict `services` names (a list of
+                 variable names), stopped side by side, and with remove_data their named
+                 volumes, directories and data_paths, in one call (result: removed)
 Results, beside changed/diff: name, image, current, deployed, changed_files, container, reasons;
 and, as host facts (ansible_facts), what every role reads after the step: stack_deployed[name],
 stack_summary, stack_skipped[name] (no image in this run), stack_missing_images[name] (the
@@ -470,8 +473,13 @@ class ActionModule(ActionBase):
         del tmp
         variable = self._task.args.get("service", "stack_service")
         step = self._task.args.get("step", "deploy")
-        if step not in ("deploy", "plan", "render", "check"):
-            raise AnsibleActionFail(f"step must be deploy, plan, render or check, not {step!r}")
+        if step not in ("deploy", "plan", "render", "check", "destroy"):
+            raise AnsibleActionFail(f"step must be deploy, plan, render, check or destroy, not {step!r}")
+        if step == "destroy":
+            try:
+                return self._destroy(result, task_vars)
+            finally:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
         if variable not in task_vars:
             raise AnsibleActionFail(f"No variable {variable} holds the service's dict.")
         if step == "check":
@@ -813,6 +821,27 @@ class ActionModule(ActionBase):
         result.update(
             changed=False, name=settings["name"], files=files, container=arguments, config_hash=wanted["hash"]
         )
+        return result
+
+    def _destroy(self, result, task_vars):
+        """Remove the services whose dicts `services` names, in one call to the host: their
+        containers, and with remove_data their named volumes, directories and data_paths. Only
+        those keys of each dict are rendered."""
+        remove = {"containers": [], "volumes": [], "paths": []}
+        for variable in self._task.args.get("services") or []:
+            if variable not in task_vars:
+                raise AnsibleActionFail(f"No variable {variable} holds a service's dict.")
+            mounts = self._expression(task_vars, f"{variable}.volumes | default([])")
+            directories = self._expression(task_vars, f"{variable}.directories | default([]) | map(attribute='path')")
+            remove["containers"].append(self._expression(task_vars, f"{variable}.container"))
+            # Named volumes are the mounts whose source is a name, not a host path.
+            remove["volumes"] += [mount.split(":")[0] for mount in mounts if not mount.startswith("/")]
+            # A directory's content before the directory.
+            remove["paths"] += sorted(directories, reverse=True)
+            remove["paths"] += self._expression(task_vars, f"{variable}.data_paths | default([])")
+        remove_data = _bool(self._task.args.get("remove_data", False))
+        answer = self._host(task_vars, {"state": "absent", "remove": remove, "remove_data": remove_data})
+        result.update(changed=answer["changed"], removed=answer["removed"])
         return result
 
     @staticmethod

@@ -25,8 +25,10 @@ options:
         under O(roots) (as V(query) reads a path), the engine's image tags and the stack's
         containers and networks (O(stack_label)). A service's step then asks the host only for
         what differs.
+      - V(absent) removes the containers of O(remove) (stopped side by side, each within its
+        own stop timeout, then removed), and with O(remove_data) its volumes and paths too.
     type: str
-    choices: [query, present, survey]
+    choices: [query, present, survey, absent]
     default: query
   directories:
     description: Directories of the service.
@@ -83,6 +85,22 @@ options:
     description: With O(state=survey) or O(settle), the V(key=value) label of the stack's containers.
     type: str
     default: ""
+  remove:
+    description: With O(state=absent), what to remove, in this order.
+    type: dict
+    default: {}
+    suboptions:
+      containers: {description: Container names., type: list, elements: str, default: []}
+      volumes: {description: Named volumes (O(remove_data) only)., type: list, elements: str, default: []}
+      paths:
+        description: Files and directories, removed whole (O(remove_data) only).
+        type: list
+        elements: path
+        default: []
+  remove_data:
+    description: With O(state=absent), remove the volumes and paths of O(remove) as well.
+    type: bool
+    default: false
   settle:
     description:
       - Seconds to wait until none of the stack's containers (O(stack_label)) is still starting
@@ -115,6 +133,11 @@ written:
   description: Paths created or rewritten, or whose mode or owner was set (O(state=present)).
   returned: always
   type: list
+removed:
+  description: With O(state=absent), what was removed (or would be, in check mode) of O(remove).
+  returned: when O(state=absent)
+  type: dict
+  sample: {containers: [redis], volumes: [redis-data], paths: [/opt/auterity/redis]}
 containers:
   description: With O(settle), each of the stack's containers by name, with its state and health.
   returned: when O(settle) is set
@@ -134,11 +157,13 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import socket
 import stat
 import tempfile
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -343,9 +368,9 @@ class ContainerMissing(RuntimeError):
     """Docker Engine knows no such container."""
 
 
-def engine_call(socket_path, method, path, body=None):
+def engine_call(socket_path, method, path, body=None, *, timeout=30, accept=(200, 201, 204)):
     """One call to Docker Engine's API; its JSON answer (None when it has no body)."""
-    connection = UnixHTTPConnection(socket_path)
+    connection = UnixHTTPConnection(socket_path, timeout)
     try:
         payload = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if payload is not None else {}
@@ -356,7 +381,7 @@ def engine_call(socket_path, method, path, body=None):
         connection.close()
     if response.status == 404 and path.startswith("/containers/") and method == "GET":
         raise ContainerMissing(path)
-    if response.status not in (200, 201, 204):
+    if response.status not in accept:
         raise RuntimeError(f"Docker Engine answered {response.status} for {method} {path}: {data[:300]!r}")
     return json.loads(data) if data.strip() else None
 
@@ -443,6 +468,61 @@ def settle(socket_path, label, timeout):
         time.sleep(1)
 
 
+def stop_timeout(data):
+    """Seconds Docker gives the container to stop before it kills it (its own StopTimeout)."""
+    configured = (data.get("Config") or {}).get("StopTimeout")
+    return 10 if configured is None else int(configured)
+
+
+def remove_all(socket_path, remove, remove_data, check_mode):
+    """Remove the containers (stopped side by side first: a stop may take up to the container's
+    stop timeout, and one after the other those add up), then with remove_data the volumes
+    and paths. What was found, and so removed (or would be, in check mode)."""
+    removed = {"containers": [], "volumes": [], "paths": []}
+    found = {name: container_data(socket_path, name) for name in remove["containers"]}
+    removed["containers"] = [name for name, data in found.items() if data is not None]
+    if remove_data:
+        listed = (engine_call(socket_path, "GET", "/volumes") or {}).get("Volumes") or []
+        volumes = {volume.get("Name") for volume in listed}
+        removed["volumes"] = [volume for volume in remove["volumes"] if volume in volumes]
+        removed["paths"] = [path for path in remove["paths"] if os.path.lexists(path)]
+    if check_mode:
+        return removed
+
+    def stop(name):
+        quoted = urllib.parse.quote(name)
+        seconds = stop_timeout(found[name])
+        # 304: it was not running.
+        engine_call(socket_path, "POST", f"/containers/{quoted}/stop", timeout=seconds + 30, accept=(204, 304, 404))
+
+    running = [name for name in removed["containers"] if (found[name].get("State") or {}).get("Running")]
+    if running:
+        with ThreadPoolExecutor(max_workers=len(running)) as pool:
+            list(pool.map(stop, running))
+    anonymous = "1" if remove_data else "0"
+    for name in removed["containers"]:
+        engine_call(
+            socket_path, "DELETE", f"/containers/{urllib.parse.quote(name)}?force=1&v={anonymous}", accept=(204, 404)
+        )
+    for volume in removed["volumes"]:
+        engine_call(socket_path, "DELETE", f"/volumes/{urllib.parse.quote(volume)}", accept=(204, 404))
+    for path in removed["paths"]:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.unlink(path)
+    return removed
+
+
+def exit_removed(module):
+    params = module.params
+    try:
+        removed = remove_all(params["docker_socket"], params["remove"], params["remove_data"], module.check_mode)
+    except (OSError, RuntimeError, ValueError) as error:
+        module.fail_json(msg=f"Could not remove the stack's services: {error}")
+    module.exit_json(changed=any(removed.values()), removed=removed)
+
+
 def main():
     path_options = {
         "mode": {"type": "str", "required": True},
@@ -451,7 +531,7 @@ def main():
     }
     module = AnsibleModule(
         argument_spec={
-            "state": {"type": "str", "choices": ["query", "present", "survey"], "default": "query"},
+            "state": {"type": "str", "choices": ["query", "present", "survey", "absent"], "default": "query"},
             "directories": {
                 "type": "list",
                 "elements": "dict",
@@ -477,12 +557,24 @@ def main():
             "roots": {"type": "list", "elements": "path", "default": []},
             "stack_label": {"type": "str", "default": ""},
             "settle": {"type": "int", "default": 0},
+            "remove": {
+                "type": "dict",
+                "default": {},
+                "options": {
+                    "containers": {"type": "list", "elements": "str", "default": []},
+                    "volumes": {"type": "list", "elements": "str", "default": []},
+                    "paths": {"type": "list", "elements": "path", "default": []},
+                },
+            },
+            "remove_data": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )
     params = module.params
     result = {"changed": False, "paths": {}, "written": []}
 
+    if params["state"] == "absent":
+        exit_removed(module)
     if params["state"] == "survey":
         result["paths"] = survey_paths(params["roots"])
         result["engine"] = survey_engine(params["docker_socket"], params["stack_label"])

@@ -5,9 +5,11 @@ Enabled by the tests (tests/project.py) with ANSIBLE_CALLBACKS_ENABLED=run_event
 in RUN_EVENTS_FILE. One object per line:
   {"event": "play", "name": ...}
   {"event": "task", "name": ..., "host": ..., "status": "ok"|"changed"|"failed"|"ignored"|"skipped"|"unreachable",
-   "msg": ...}                      (msg for a failed or unreachable task only)
+   "msg": ...,                      (msg for a failed or unreachable task only)
+   "removed": ...}                  (the destroy step's names of what it removed, when given)
   {"event": "stats", "hosts": {host: {"ok", "changed", "unreachable", "failed", "skipped"}}}
-A result's other keys are never written: a task's output may hold what no_log hides from the
+A result's other keys are never written (the destroy step's `removed` holds container and
+volume names and host paths, never a secret): a task's output may hold what no_log hides from the
 console only in part. A failure's msg is the one the console prints, followed for a loop by
 each failed item's (Ansible censors a no_log task's before any callback sees it).
 """
@@ -56,6 +58,8 @@ class CallbackModule(CallbackBase):
             items = [item for item in result._result.get("results") or [] if isinstance(item, dict)]
             messages = [result._result.get("msg", "")] + [item.get("msg", "") for item in items if item.get("failed")]
             event["msg"] = "\n".join(str(message) for message in messages if message)
+        if isinstance(result._result.get("removed"), dict):
+            event["removed"] = result._result["removed"]
         self._write(event)
 
     def v2_runner_on_ok(self, result):
