@@ -192,7 +192,7 @@ def test_producing_with_acks_all_and_consuming_work_with_one_broker_down():
 def test_a_change_that_breaks_a_broker_stops_the_roll_there_and_a_fix_heals_it():
     before = {name: created_at(node(name)) for name in NODES}
     # A setting Kafka refuses at start: the first node re-created with it never comes back.
-    broken = kafka_playbook(ROLLED | {"kafka_extra_config": {"num.network.threads": "0"}, "stack_ready_timeout": 40})
+    broken = kafka_playbook(ROLLED | {"kafka_extra_config": {"num.network.threads": "0"}, "stack_ready_timeout": 20})
     assert broken.returncode != 0, broken.stdout[-3000:]
     assert created_at(node("node1")) > before["node1"]
     for name in ("node2", "node3"):
