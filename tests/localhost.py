@@ -2,8 +2,12 @@
 its tests reach it: published ports on 127.0.0.1, secrets in inventory/local/credentials."""
 
 import base64
+import gzip
+import http.server
 import json
+import re
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -52,3 +56,73 @@ def wait_for(probe, timeout, interval=2.0):
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
+
+
+def stack_network_gateway():
+    """The host's address on the stack's Docker network: where containers reach a server
+    that a test runs on this machine."""
+    return docker("network", "inspect", "auterity", "--format", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
+
+
+class Sink:
+    """An HTTP server on this machine that keeps every JSON body posted to it."""
+
+    def __init__(self):
+        self.bodies = []
+        bodies = self.bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server interface
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                bodies.append((self.path, json.loads(body or b"{}")))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+class Webhook(Sink):
+    """A Sink that Alertmanager posts its notifications to."""
+
+    def alerts(self, name, status):
+        return [
+            alert
+            for _, body in self.bodies
+            for alert in body.get("alerts", [])
+            if alert["labels"].get("alertname") == name and alert["status"] == status
+        ]
+
+
+# The step, and its second run once tasks/service_supply.yml has supplied secrets or an image.
+SERVICE_STEP = re.compile(r"Service \| (?:deploy|plan)(?: with what it needs supplied)? - (\w+)")
+
+
+def service_steps(run):
+    """Each service's stack_service step in the run's events: name -> "changed" if any of its
+    steps reported a change, else its last status."""
+    found = {}
+    for event in run.results("localhost"):
+        step = SERVICE_STEP.fullmatch(event["name"])
+        if step and found.get(step.group(1)) != "changed":
+            found[step.group(1)] = event["status"]
+    return found
+
+
+def started_at(container):
+    return docker("container", "inspect", container, "--format", "{{.State.StartedAt}}").stdout.strip()
+
+
+def container_id(container):
+    return docker("container", "inspect", container, "--format", "{{.Id}}").stdout.strip()

@@ -8,7 +8,7 @@ import urllib.request
 import jinja2
 import pytest
 import yaml
-from localhost import CREDENTIALS, STACK_CONTAINERS, docker
+from localhost import CREDENTIALS, STACK_CONTAINERS, docker, service_steps
 from project import ROOT, SERVICES, role_default
 
 # The stack these tests bring up is removed after the last test of the run (conftest.py).
@@ -84,21 +84,6 @@ def test_second_site_run_changes_nothing(playbook):
     run = playbook("site.yml")
     assert run.rc == 0, run.output[-3000:]
     assert run.changed() == 0, run.changed_tasks()
-
-
-# The step, and its second run once tasks/service_supply.yml has supplied secrets or an image.
-SERVICE_STEP = re.compile(r"Service \| (?:deploy|plan)(?: with what it needs supplied)? - (\w+)")
-
-
-def service_steps(run):
-    """Each service's stack_service step in the run's events: name -> "changed" if any of its
-    steps reported a change, else its last status."""
-    found = {}
-    for event in run.results("localhost"):
-        step = SERVICE_STEP.fullmatch(event["name"])
-        if step and found.get(step.group(1)) != "changed":
-            found[step.group(1)] = event["status"]
-    return found
 
 
 def containers_started():

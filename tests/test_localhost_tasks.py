@@ -3,9 +3,9 @@ workflows run on the deployed worker, their events come back from Kafka, beat's 
 reaches the audit topic, a worker killed in the middle of a step finishes the workflow after
 its restart, Flower counts the tasks, and a workflow is one trace in Jaeger.
 
-test_localhost_stack.py deploys the stack first (same pytest run). The tests that deploy the
-worker or beat again with settings of their own leave them so until the session ends
-(conftest.py: services_to_put_back)."""
+test_localhost_stack.py deploys the stack first (same pytest run). The worker-kill and failover
+tests need shorter settings of the worker and beat: the `redeployed` run of conftest.py deploys
+them, and they keep them until the session ends."""
 
 import datetime
 import json
@@ -17,7 +17,7 @@ import pytest
 from celery import Celery
 from kafka import KafkaConsumer
 from localhost import docker, get_bytes, get_json, secret, wait_for
-from project import role_default, run_playbook
+from project import role_default
 
 pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
 
@@ -25,22 +25,6 @@ KAFKA = "127.0.0.1:9092"
 FLOWER = "http://127.0.0.1:5555"
 JAEGER = "http://127.0.0.1:16686"
 HEARTBEAT_SECONDS = role_default("celery_beat", "celery_beat_heartbeat_seconds")
-
-
-# Deployed in one run for the two tests that need them: the worker's visibility timeout (a
-# killed worker's step goes back to the queue once it has passed: shortened, still longer
-# than the 15 s step of the test), and beat's heartbeat every 5 s with a lock that a stopped
-# scheduler's standby waits 15 s for at most.
-FAST_CELERY = {"celery_app_visibility_timeout": 40, "celery_beat_heartbeat_seconds": 5, "celery_beat_lock_timeout": 15}
-
-
-@pytest.fixture(scope="module")
-def fast_celery(services_to_put_back):
-    services_to_put_back.update(["celery_worker", "celery_beat"])
-    run = run_playbook("site.yml", "--tags", "celery_worker,celery_beat", "-e", json.dumps(FAST_CELERY))
-    assert run.rc == 0, run.output[-3000:]
-    assert run.changed() > 0, "the shorter settings were not deployed"
-    return run
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +135,7 @@ def step_running(queue, workflow_id, name):
     return False
 
 
-@pytest.mark.usefixtures("fast_celery")
+@pytest.mark.usefixtures("redeployed")
 def test_a_worker_killed_during_a_step_finishes_the_workflow_after_its_restart(queue):
     # The unacknowledged step goes back to the queue once the (shortened) visibility timeout
     # has passed.
@@ -197,9 +181,10 @@ def start_a_second_scheduler(name):
     return {"celery_beat": deployed["Config"]["Hostname"], name: started.stdout.strip()[:12]}
 
 
-@pytest.mark.usefixtures("fast_celery")
+@pytest.mark.usefixtures("redeployed")
 def test_one_scheduler_sends_and_a_standby_takes_over_when_it_stops():
-    # Heartbeats every 5 s, and a lock that a stopped scheduler's standby waits 15 s for at most.
+    # Heartbeats every 5 s, and a lock that a stopped scheduler's standby waits 15 s for at most
+    # (conftest.py: redeployed).
     try:
         containers = {host: name for name, host in start_a_second_scheduler("celery_beat_standby").items()}
         # Both run; one sends: about one heartbeat per interval, all from one scheduler.

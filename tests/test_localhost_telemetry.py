@@ -6,23 +6,18 @@ from Prometheus through Alertmanager to a webhook and resolves; a Jaeger outage 
 that the gateway acknowledged.
 
 test_localhost_stack.py deploys the stack first (same pytest run); the tests that need settings
-of their own (a log sink, a webhook, shorter intervals) share one run that deploys the gateway,
-Alertmanager and Prometheus again with them all (the `redeployed` fixture), which the services
-keep until the session ends (conftest.py: services_to_put_back)."""
+of their own (a log sink, a webhook, shorter intervals) find them deployed by the `redeployed`
+run of conftest.py, which the services keep until the session ends."""
 
-import gzip
-import http.server
 import json
 import re
-import threading
 import time
-import types
 import uuid
 
 import pytest
 from dashboards import dashboard_files, panel_queries
 from kafka import KafkaProducer
-from localhost import docker, get_json, prometheus, wait_for
+from localhost import docker, get_json, prometheus, started_at, wait_for
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -30,54 +25,11 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
-from project import run_playbook
 
 pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
 
 GATEWAY = "http://127.0.0.1:4318"
 JAEGER = "http://127.0.0.1:16686"
-
-
-def stack_network_gateway():
-    """The host's address on the stack's Docker network: where containers reach a server
-    that a test runs on this machine."""
-    return docker("network", "inspect", "auterity", "--format", "{{(index .IPAM.Config 0).Gateway}}").stdout.strip()
-
-
-class Sink:
-    """An HTTP server on this machine that keeps every JSON body posted to it."""
-
-    def __init__(self):
-        self.bodies = []
-        bodies = self.bodies
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - the http.server interface
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                bodies.append((self.path, json.loads(body or b"{}")))
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("0.0.0.0", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-
-
-def redeploy(*services, **variables):
-    """Deploy services again with these settings, in one site.yml run (as site_services)."""
-    run = run_playbook("site.yml", "-e", json.dumps({"site_services": list(services), **variables}))
-    assert run.rc == 0, run.output[-3000:]
-    return run
 
 
 def tracer_provider(exporter):
@@ -119,64 +71,6 @@ def test_a_counter_sent_to_the_gateway_is_found_in_prometheus_under_its_translat
     assert result, f"{query} is not in Prometheus"
     assert result[0]["value"][1] == "5"
     assert result[0]["metric"]["service_name"] == "telemetry-test"
-
-
-class Webhook(Sink):
-    def alerts(self, name, status):
-        return [
-            alert
-            for _, body in self.bodies
-            for alert in body.get("alerts", [])
-            if alert["labels"].get("alertname") == name and alert["status"] == status
-        ]
-
-
-def prometheus_started_at():
-    return docker("inspect", "prometheus", "--format", "{{.State.StartedAt}}").stdout.strip()
-
-
-@pytest.fixture(scope="module")
-def redeployed(services_to_put_back):
-    """One site.yml run for the tests that need settings of their own: the gateway exports
-    logs to a sink on this machine as well, Alertmanager sends to a webhook here, and Prometheus
-    scrapes and evaluates every 5 s (a change of configuration that it takes by a reload, so
-    its start time is kept to compare)."""
-    sink, webhook = Sink(), Webhook()
-    services_to_put_back.update(["otel_collector", "alertmanager", "prometheus"])
-    started_before = prometheus_started_at()
-    gateway = stack_network_gateway()
-    try:
-        redeploy(
-            "otel_collector",
-            "alertmanager",
-            "prometheus",
-            otel_collector_extra_exporters=[
-                {
-                    "name": "otlphttp/sink",
-                    "signals": ["logs"],
-                    "config": {"endpoint": f"http://{gateway}:{sink.port}", "encoding": "json"},
-                }
-            ],
-            alertmanager_receivers=[
-                {"name": "discard"},
-                {"name": "test-webhook", "webhook_configs": [{"url": f"http://{gateway}:{webhook.port}/"}]},
-            ],
-            alertmanager_route={
-                "receiver": "test-webhook",
-                "group_by": ["alertname", "job"],
-                "group_wait": "1s",
-                "group_interval": "5s",
-                "repeat_interval": "1h",
-            },
-            prometheus_scrape_interval="5s",
-            prometheus_scrape_timeout="4s",
-            prometheus_evaluation_interval="5s",
-            prometheus_target_down_for="10s",
-        )
-        yield types.SimpleNamespace(sink=sink, webhook=webhook, prometheus_started_before=started_before)
-    finally:
-        sink.close()
-        webhook.close()
 
 
 def test_a_container_log_line_arrives_through_agent_and_gateway_with_its_names(redeployed):
@@ -299,7 +193,7 @@ def test_every_dashboard_panel_shows_data_from_the_real_prometheus():
 
 def test_an_alert_reaches_a_webhook_through_alertmanager_and_resolves(redeployed):
     webhook = redeployed.webhook
-    assert prometheus_started_at() == redeployed.prometheus_started_before, (
+    assert started_at("prometheus") == redeployed.before.prometheus_started, (
         "a configuration change must not restart Prometheus"
     )
     assert "scrape_interval: 5s" in prometheus("status/config")["yaml"]

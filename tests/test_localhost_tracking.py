@@ -3,59 +3,22 @@ authenticated user logs a run with params, metrics and an artifact and reads it 
 request without a login is refused; the artifact is an object in the S3 store's bucket; the
 run and its artifact survive a re-creation of the server with a changed configuration.
 
-test_localhost_stack.py deploys the stack first (same pytest run). The re-created server keeps
-its changed configuration until the session ends (conftest.py: services_to_put_back)."""
+test_localhost_stack.py deploys the stack first (same pytest run). The run is logged, and the
+server re-created with a changed configuration, by fixtures of conftest.py (logged_run,
+redeployed); the server keeps that configuration until the session ends."""
 
 import urllib.error
 import urllib.request
-import uuid
 
 import boto3
-import mlflow
 import pytest
 from botocore.config import Config
-from localhost import docker, secret
-from mlflow.tracking import MlflowClient
-from project import run_playbook
+from localhost import container_id, secret
 
 pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
 
 MLFLOW = "http://127.0.0.1:5000"
 S3 = "http://127.0.0.1:9000"
-
-
-@pytest.fixture(scope="module")
-def client(monkeypatch_module):
-    monkeypatch_module.setenv("MLFLOW_TRACKING_USERNAME", "admin")
-    monkeypatch_module.setenv("MLFLOW_TRACKING_PASSWORD", secret("mlflow_admin_password"))
-    # Fail fast instead of MLflow's long retry schedule when something is wrong.
-    monkeypatch_module.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    # What the role publishes for clients outside the stack network (client_env): artifacts
-    # through the server, not through presigned URLs of the store's internal name.
-    monkeypatch_module.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
-    monkeypatch_module.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_UPLOAD", "false")
-    mlflow.set_tracking_uri(MLFLOW)
-    return MlflowClient(MLFLOW)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    with pytest.MonkeyPatch.context() as patch:
-        yield patch
-
-
-@pytest.fixture(scope="module")
-def logged_run(client, tmp_path_factory):
-    """A run with a param, a metric series and an artifact file, as a user logs it."""
-    experiment_id = client.create_experiment(f"tracking-test-{uuid.uuid4().hex[:8]}")
-    artifact = tmp_path_factory.mktemp("artifacts") / "model-card.txt"
-    artifact.write_text(f"model card {uuid.uuid4()}\n")
-    with mlflow.start_run(experiment_id=experiment_id) as run:
-        mlflow.log_param("learning_rate", "0.01")
-        for step, loss in enumerate([0.9, 0.5, 0.2]):
-            mlflow.log_metric("loss", loss, step=step)
-        mlflow.log_artifact(str(artifact))
-    return {"experiment_id": experiment_id, "run_id": run.info.run_id, "artifact": artifact}
 
 
 def read_back(client, logged_run, tmp_path):
@@ -65,8 +28,8 @@ def read_back(client, logged_run, tmp_path):
     return run, history, open(downloaded).read()
 
 
-def test_an_authenticated_user_logs_a_run_and_reads_it_back(client, logged_run, tmp_path):
-    run, history, artifact_text = read_back(client, logged_run, tmp_path)
+def test_an_authenticated_user_logs_a_run_and_reads_it_back(mlflow_client, logged_run, tmp_path):
+    run, history, artifact_text = read_back(mlflow_client, logged_run, tmp_path)
     assert run.info.status == "FINISHED"
     assert run.data.params == {"learning_rate": "0.01"}
     assert history == [0.9, 0.5, 0.2]
@@ -101,13 +64,10 @@ def test_the_artifact_is_an_object_in_the_store_bucket(logged_run):
     assert body == logged_run["artifact"].read_text()
 
 
-def test_the_run_survives_a_recreation_with_a_changed_config(client, logged_run, tmp_path, services_to_put_back):
-    before = docker("inspect", "--format", "{{.Id}}", "mlflow").stdout.strip()
-    services_to_put_back.add("mlflow")
-    changed = run_playbook("mlflow.yml", "-e", "mlflow_workers=1")
-    assert changed.rc == 0, changed.output[-3000:]
-    assert docker("inspect", "--format", "{{.Id}}", "mlflow").stdout.strip() != before
-    run, history, artifact_text = read_back(client, logged_run, tmp_path)
+def test_the_run_survives_a_recreation_with_a_changed_config(mlflow_client, logged_run, redeployed, tmp_path):
+    # The run was logged before the `redeployed` run re-created the server (mlflow_workers=1).
+    assert container_id("mlflow") != redeployed.before.mlflow_container
+    run, history, artifact_text = read_back(mlflow_client, logged_run, tmp_path)
     assert run.data.params == {"learning_rate": "0.01"}
     assert history == [0.9, 0.5, 0.2]
     assert artifact_text == logged_run["artifact"].read_text()
