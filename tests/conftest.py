@@ -112,10 +112,10 @@ def redeployed_settings(sink, webhook):
     gateway = stack_network_gateway()
     return {
         # test_localhost_tasks.py: the worker's visibility timeout (a killed worker's step goes
-        # back to the queue once it has passed: shortened, still longer than the test's 15 s
+        # back to the queue once it has passed: shortened, still longer than the test's 8 s
         # step), and beat's heartbeat every 5 s with a lock that a stopped scheduler's standby
         # waits 15 s for at most.
-        "celery_app_visibility_timeout": 40,
+        "celery_app_visibility_timeout": 25,
         "celery_beat_heartbeat_seconds": 5,
         "celery_beat_lock_timeout": 15,
         # test_localhost_telemetry.py: the gateway exports logs to a sink on this machine as

@@ -141,14 +141,14 @@ def test_a_worker_killed_during_a_step_finishes_the_workflow_after_its_restart(q
     # has passed.
     steps = [
         {"name": "before", "action": "echo", "seconds": 0},
-        {"name": "long", "action": "sleep", "seconds": 15},
+        {"name": "long", "action": "sleep", "seconds": 8},
         {"name": "after", "action": "echo", "seconds": 0},
     ]
     workflow_id = f"wf-{uuid.uuid4().hex[:12]}"
     result = queue.send_task("auterity.run_workflow", args=[workflow_id, steps])
     first = events("workflow-events", key=workflow_id, until=lambda found: len(found) >= 2)
     assert [event["event"] for event in first] == ["workflow.started", "step.completed"]
-    # Killed once the long step runs (its 15 s give the kill room), and seen still running
+    # Killed once the long step runs (its 8 s give the kill room), and seen still running
     # after the kill: the worker died inside it.
     assert wait_for(lambda: step_running(queue, workflow_id, "long"), 30, interval=0.2), "the long step never started"
     assert docker("kill", "celery_worker").returncode == 0

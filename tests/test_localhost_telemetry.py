@@ -231,6 +231,10 @@ class CountingExporter(OTLPSpanExporter):
         return result
 
 
+# Longer than the gateway's first retries (5 s, then growing), so that spans wait in its queue.
+JAEGER_OUTAGE_SECONDS = 20
+
+
 def test_a_jaeger_outage_loses_no_span_the_gateway_acknowledged(capsys):
     exporter = CountingExporter(endpoint=f"{GATEWAY}/v1/traces", timeout=5)
     provider = tracer_provider(exporter)
@@ -246,7 +250,7 @@ def test_a_jaeger_outage_loses_no_span_the_gateway_acknowledged(capsys):
     try:
         send_for(5)
         assert docker("stop", "jaeger").returncode == 0
-        send_for(30)
+        send_for(JAEGER_OUTAGE_SECONDS)
         assert docker("start", "jaeger").returncode == 0
         send_for(5)
     finally:
@@ -262,5 +266,5 @@ def test_a_jaeger_outage_loses_no_span_the_gateway_acknowledged(capsys):
     wait_for(lambda: not missing(), timeout=180, interval=10)
     lost = missing()
     with capsys.disabled():  # the numbers belong in the test log
-        print(f"\nJaeger down 30 s: {len(sent)} spans acknowledged, {exporter.refused} refused, {len(lost)} lost")
+        print(f"\nJaeger down {JAEGER_OUTAGE_SECONDS} s: {len(sent)} spans acknowledged, {exporter.refused} refused, {len(lost)} lost")
     assert not lost, f"{len(lost)} of {len(sent)} acknowledged spans never reached Jaeger"
