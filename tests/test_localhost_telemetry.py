@@ -266,5 +266,8 @@ def test_a_jaeger_outage_loses_no_span_the_gateway_acknowledged(capsys):
     wait_for(lambda: not missing(), timeout=180, interval=10)
     lost = missing()
     with capsys.disabled():  # the numbers belong in the test log
-        print(f"\nJaeger down {JAEGER_OUTAGE_SECONDS} s: {len(sent)} spans acknowledged, {exporter.refused} refused, {len(lost)} lost")
+        print(
+            f"\nJaeger down {JAEGER_OUTAGE_SECONDS} s: {len(sent)} spans acknowledged,"
+            f" {exporter.refused} refused, {len(lost)} lost"
+        )
     assert not lost, f"{len(lost)} of {len(sent)} acknowledged spans never reached Jaeger"

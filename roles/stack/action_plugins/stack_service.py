@@ -719,7 +719,9 @@ class ActionModule(ActionBase):
             "current": result["current"],
             "container": result.get("container", {}),
         }
-        if step == "deploy":
+        # A plan that finds the service current records its row too: its caller then has no
+        # deploy step to run (stack_service_state.current).
+        if step == "deploy" or result["current"]:
             rows = [row for row in facts["stack_summary"] if row.get("name") != name]
             status = self._status(task_vars, name, enabled, facts["stack_missing_images"])
             facts["stack_summary"] = [*rows, summary_row(settings, status)]
