@@ -429,6 +429,45 @@ def test_host_module_survey_lists_the_stacks_containers_networks_and_the_engines
     assert engine_state["networks"] == {name: {"driver": "bridge", "labels": {"org.auterity.stack": name}}}
 
 
+def test_host_module_removes_containers_then_with_remove_data_volumes_and_paths_and_nothing_else(tmp_path, any_image):
+    name = f"engine-test-{uuid.uuid4().hex[:8]}"
+    # One that ignores SIGTERM: stopped by its own stop timeout (2 s), then removed.
+    containers = [f"{name}-a", f"{name}-b"]
+    for container, command in zip(containers, ["sleep 600", "trap '' TERM; sleep 600"], strict=True):
+        started = docker("run", "-d", "--name", container, "--stop-timeout", "2", any_image, "sh", "-c", command)
+        assert started.returncode == 0, started.stderr
+    volumes = [f"{name}-data", f"{name}-kept"]
+    for volume in volumes:
+        assert docker("volume", "create", volume).returncode == 0
+    data, kept = tmp_path / "data", tmp_path / "kept"
+    for directory in (data, kept):
+        (directory / "sub").mkdir(parents=True)
+        (directory / "sub" / "file").write_text("x")
+    remove = {"containers": [*containers, f"{name}-never-made"], "volumes": volumes[:1], "paths": [str(data)]}
+    try:
+        predicted = run_host_module(tmp_path, state="absent", remove=remove, remove_data=True, _ansible_check_mode=True)
+        assert predicted["changed"] is True
+        assert predicted["removed"] == {"containers": containers, "volumes": volumes[:1], "paths": [str(data)]}
+        assert all(docker("container", "inspect", container).returncode == 0 for container in containers)
+        assert data.is_dir()
+
+        removed = run_host_module(tmp_path, state="absent", remove=remove, remove_data=True)
+        assert removed["removed"] == predicted["removed"]
+        assert [c for c in containers if docker("container", "inspect", c).returncode == 0] == []
+        assert docker("volume", "inspect", volumes[0]).returncode != 0
+        assert not data.exists()
+        # What it was not given stays.
+        assert docker("volume", "inspect", volumes[1]).returncode == 0
+        assert (kept / "sub" / "file").is_file()
+
+        again = run_host_module(tmp_path, state="absent", remove=remove, remove_data=True)
+        assert again["changed"] is False
+        assert again["removed"] == {"containers": [], "volumes": [], "paths": []}
+    finally:
+        docker("rm", "-f", *containers)
+        docker("volume", "rm", *volumes)
+
+
 def test_host_module_leaves_the_file_in_place_when_its_check_fails(tmp_path):
     uid, gid = os.getuid(), os.getgid()
     path = tmp_path / "b.conf"
