@@ -9,6 +9,7 @@ import uuid
 import pytest
 from localhost import (
     CREDENTIALS,
+    MLFLOW,
     STACK_CONTAINERS,
     Sink,
     Webhook,
@@ -60,9 +61,6 @@ def localhost_stack_left_as_found(stack_existed):
     run_playbook("destroy.yml", "-e", "destroy_data=true")
     shutil.rmtree("/opt/auterity", ignore_errors=True)
     shutil.rmtree(CREDENTIALS, ignore_errors=True)
-
-
-MLFLOW = "http://127.0.0.1:5000"
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,8 @@ import urllib.request
 from project import ROOT, SERVICES, role_default
 
 CREDENTIALS = ROOT / "inventory/local/credentials"
+# MLflow's published port.
+MLFLOW = "http://127.0.0.1:5000"
 # The services' containers, as the roles name them.
 STACK_CONTAINERS = [role_default(name, f"{name}_container_name") for name in SERVICES]
 

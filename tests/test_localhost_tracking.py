@@ -13,11 +13,10 @@ import urllib.request
 import boto3
 import pytest
 from botocore.config import Config
-from localhost import container_id, secret
+from localhost import MLFLOW, container_id, secret
 
 pytestmark = pytest.mark.usefixtures("localhost_stack_left_as_found")
 
-MLFLOW = "http://127.0.0.1:5000"
 S3 = "http://127.0.0.1:9000"
 
 
