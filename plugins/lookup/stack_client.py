@@ -15,10 +15,16 @@ address, as gathered; site.yml gathers it for hosts --limit leaves out).
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
+from ansible import constants as C
 from ansible.errors import AnsibleError
 from ansible.plugins.lookup import LookupBase
+from jinja2 import Environment, meta
 
 DOCUMENTATION = r"""
 name: stack_client
@@ -56,6 +62,18 @@ ROLES_DIR = Path(__file__).resolve().parents[2] / "roles"
 WILDCARD_ADDRESSES = ("0.0.0.0", "::")
 # A variable that names one task's rendering, whatever copies of its variables it renders with.
 SCOPE_VARIABLE = "stack_client_scope"
+# Names that make a rendering depend on more than the variables it reads: a lookup, another
+# host's variables, the time. Settings that read one are rendered on every call.
+UNCACHEABLE_NAMES = frozenset({"lookup", "query", "q", "hostvars", "now", "vars"})
+# A rendering is kept for the rest of the run (every task runs in a process of its own, so a
+# process's memory lasts one task) under the controller's temporary directory of this run,
+# which ansible-playbook makes at its start and removes at its end.
+RUN_CACHE_DIR = Path(C.DEFAULT_LOCAL_TMP) / "stack_client"
+# Kept renderings of one service on one host (plays of one run may set different values).
+RUN_CACHE_ENTRIES = 8
+_PARSER = Environment()
+# Template text -> the variable names it reads (None: it cannot be parsed), per process.
+_names_read: dict[str, frozenset | None] = {}
 
 
 def _true(value) -> bool:
@@ -145,19 +163,31 @@ class LookupModule(LookupBase):
         """The service's declared settings on that host, rendered with Ansible's precedence as
         when the role runs there: role defaults (the stack's, then the service's), then the
         inventory, then the role's vars, then extra vars and facts set in this run (both in
-        host_vars, which win over the role's vars only for the names they set)."""
+        host_vars, which win over the role's vars only for the names they set).
+
+        A rendering is kept for the run (see run_cache_get), with the values of every variable
+        it read, directly or through other variables: a later call whose variables hold the
+        same values gets it back without rendering again."""
         context = {}
         context.update(self._role_file("stack", "defaults"))
         context.update(self._role_file(service, "defaults"))
         context.update(host_vars)
         role_vars = self._role_file(service, "vars")
         context.update({name: value for name, value in role_vars.items() if name not in host_vars})
-        templar = self._templar.copy_with_new_env(available_variables=context)
-
         declared = f"{service}_service"
         if declared not in role_vars:
             raise AnsibleError(f"stack_client: roles/{service}/vars/main.yml defines no {declared}")
         entry = role_vars[declared]
+        read = {key: entry.get(key) for key in ("ports", "clients", "enabled", "bind_address")}
+        key = inputs_digest([read, context.get("stack_name", ""), host_vars.get("ansible_host", "")], context)
+        rendered = run_cache_get(service, host, key)
+        if rendered is None:
+            rendered = self._render_entry(entry, context, host_vars)
+            run_cache_put(service, host, key, rendered)
+        return rendered
+
+    def _render_entry(self, entry: dict, context: dict, host_vars: dict) -> dict:
+        templar = self._templar.copy_with_new_env(available_variables=context)
         ports = templar.template(entry.get("ports", []))
         return {
             "settings": templar.template(entry["clients"]) if "clients" in entry else {},
@@ -167,6 +197,101 @@ class LookupModule(LookupBase):
             "stack_name": str(templar.template(context.get("stack_name", ""))),
             "ansible_host": str(templar.template(host_vars.get("ansible_host", ""))),
         }
+
+
+def names_read(value) -> set | None:
+    """The variable names that the templates in value (a string, or lists and dicts of them)
+    read; None when one cannot be parsed."""
+    if isinstance(value, str):
+        if "{{" not in value and "{%" not in value:
+            return set()
+        if value not in _names_read:
+            try:
+                _names_read[value] = frozenset(meta.find_undeclared_variables(_PARSER.parse(value)))
+            except Exception:  # noqa: BLE001 - Ansible's own syntax beyond Jinja's: render every time
+                _names_read[value] = None
+        found = _names_read[value]
+        return None if found is None else set(found)
+    items = []
+    if isinstance(value, Mapping):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    names = set()
+    for item in items:
+        found = names_read(item)
+        if found is None:
+            return None
+        names |= found
+    return names
+
+
+def inputs_digest(templates, context: dict) -> str | None:
+    """A digest of the values of every variable that rendering `templates` reads, directly or
+    through the templates those variables hold; None when the rendering may read anything else
+    (a lookup, another host's variables) or a value has no plain form."""
+    pending = names_read(templates)
+    if pending is None:
+        return None
+    seen: dict[str, object] = {}
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        if name in UNCACHEABLE_NAMES:
+            return None
+        value = context.get(name, "\0undefined")
+        seen[name] = value
+        found = names_read(value)
+        if found is None:
+            return None
+        pending |= found - seen.keys()
+    try:
+        text = json.dumps([templates, sorted(seen.items())], sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _cache_file(service: str, host: str) -> Path:
+    return RUN_CACHE_DIR / hashlib.sha256(f"{service}\0{host}".encode()).hexdigest()
+
+
+def run_cache_get(service: str, host: str, key: str | None) -> dict | None:
+    """A rendering kept earlier in this run under key, or None."""
+    if key is None:
+        return None
+    try:
+        entries = json.loads(_cache_file(service, host).read_text())
+    except (OSError, ValueError):
+        return None
+    return entries.get(key)
+
+
+def run_cache_put(service: str, host: str, key: str | None, rendered: dict) -> None:
+    """Keep a rendering for the rest of the run (the newest RUN_CACHE_ENTRIES of each service
+    on each host). Written whole, then renamed: tasks of several hosts render side by side."""
+    if key is None:
+        return
+    path = _cache_file(service, host)
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        entries = {}
+    entries.pop(key, None)
+    entries[key] = rendered
+    entries = dict(list(entries.items())[-RUN_CACHE_ENTRIES:])
+    try:
+        text = json.dumps(entries, allow_nan=False)
+    except (TypeError, ValueError):
+        return  # a value with no plain form: rendered again next time
+    try:
+        RUN_CACHE_DIR.mkdir(mode=0o700, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}")
+        partial.write_text(text)
+        partial.replace(path)
+    except OSError:
+        pass  # a cache: without it, the next call renders again
 
 
 def _run_state(variables, host):
