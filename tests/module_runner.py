@@ -9,12 +9,11 @@ to a file: the console output is left exactly as a user would see it.
 import json
 import os
 import pathlib
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 
-from project import events_environment, host_stats, read_events
+from project import events_environment, host_stats, read_events, run_ansible_playbook
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ANSIBLE_PLAYBOOK = str(pathlib.Path(sys.executable).with_name("ansible-playbook"))
@@ -112,16 +111,10 @@ def run_tasks(
     events_file = workdir / "events.jsonl"
     events_file.unlink(missing_ok=True)
     started = time.monotonic()
-    completed = subprocess.run(
-        command,
-        cwd=workdir,
-        env=dict(environment(drop_env), **events_environment(events_file)),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
+    rc, output = run_ansible_playbook(
+        command[1:], workdir, dict(environment(drop_env), **events_environment(events_file)), timeout
     )
     elapsed = time.monotonic() - started
     result = json.loads(result_path.read_text()) if register and result_path.exists() else None
     events = read_events(events_file)
-    return PlaybookRun(completed.returncode, completed.stdout + completed.stderr, elapsed, result, events)
+    return PlaybookRun(rc, output, elapsed, result, events)

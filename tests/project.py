@@ -2,12 +2,16 @@
 that site.yml deploys, and one way to run a playbook the way a user does (from the
 repository root, with the venv's ansible-playbook)."""
 
+import atexit
 import json
 import os
 import pathlib
+import select
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import yaml
@@ -110,15 +114,93 @@ def run_playbook(name, *args, inventory="inventory/local", timeout=1800, env=Non
             events["ANSIBLE_CALLBACKS_ENABLED"] += "," + given.pop("ANSIBLE_CALLBACKS_ENABLED")
         env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", **events, **given)
         started = time.monotonic()
-        completed = subprocess.run(
-            [ANSIBLE_PLAYBOOK, "-i", inventory, f"playbooks/{name}", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        arguments = ["-i", inventory, f"playbooks/{name}", *args]
+        rc, output = run_ansible_playbook(arguments, ROOT, env, timeout)
         elapsed = time.monotonic() - started
         events = read_events(events_file)
-    return PlaybookRun(completed, elapsed, events)
+    return PlaybookRun(subprocess.CompletedProcess(arguments, rc, output, ""), elapsed, events)
+
+
+# Benchmarks measure what a user waits for, a whole ansible-playbook process: they set this to 0.
+FORK_SERVER = os.environ.get("PLAYBOOK_FORK_SERVER", "1") != "0"
+# Variables that differ from run to run without changing Ansible's configuration.
+PER_RUN_VARIABLES = {"RUN_EVENTS_FILE"}
+
+
+class ForkServer:
+    """A tests/ansible_fork_server.py process for runs of one configuration, one run at a time."""
+
+    SCRIPT = pathlib.Path(__file__).with_name("ansible_fork_server.py")
+
+    def __init__(self, env, config_directory=None):
+        # Ansible reads an ansible.cfg in the working directory when imported: the server starts
+        # in the runs' directory when it holds one, else in a directory of its own without one.
+        self.directory = str(config_directory or tempfile.mkdtemp(prefix="ansible-fork-server-"))
+        self.process = subprocess.Popen(
+            [sys.executable, str(self.SCRIPT)],
+            cwd=self.directory,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.lock = threading.Lock()
+        atexit.register(self.close)
+
+    def _answer(self, timeout=None):
+        if timeout is not None and not select.select([self.process.stdout], [], [], max(timeout, 0))[0]:
+            return None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the ansible-playbook fork server stopped (exit code {self.process.poll()})")
+        return json.loads(line)
+
+    def run(self, args, cwd, env, timeout):
+        """(exit code, output) of one ansible-playbook run; subprocess.TimeoutExpired past timeout."""
+        with self.lock, tempfile.NamedTemporaryFile(prefix="ansible-playbook-", suffix=".log") as output:
+            request = {"args": [str(arg) for arg in args], "env": env, "cwd": str(cwd), "output": output.name}
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            pid = self._answer()["pid"]
+            answer = self._answer(timeout)
+            if answer is None:
+                os.killpg(pid, signal.SIGKILL)
+                self._answer()
+                raise subprocess.TimeoutExpired(["ansible-playbook", *args], timeout)
+            return answer["rc"], pathlib.Path(output.name).read_text(errors="replace")
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+
+
+# Idle servers by configuration (environment and directory); a busy one is not shared.
+_idle_servers = {}
+_servers_lock = threading.Lock()
+
+
+def run_ansible_playbook(args, cwd, env, timeout):
+    """(exit code, output: stdout and stderr) of ansible-playbook with args, in cwd with env.
+
+    Runs with the same configuration (the environment but for PER_RUN_VARIABLES, and the
+    directory, where an ansible.cfg may be) go to a fork server of that configuration that is
+    not busy (Ansible imported once per server); with FORK_SERVER off, each is a process of its own.
+    """
+    if not FORK_SERVER:
+        completed = subprocess.run(
+            [ANSIBLE_PLAYBOOK, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+        )
+        return completed.returncode, completed.stdout + completed.stderr
+    key = (
+        str(cwd if (pathlib.Path(cwd) / "ansible.cfg").exists() else ""),
+        json.dumps(sorted((name, value) for name, value in env.items() if name not in PER_RUN_VARIABLES)),
+    )
+    with _servers_lock:
+        idle = _idle_servers.setdefault(key, [])
+        server = idle.pop() if idle else ForkServer(env, cwd if key[0] else None)
+    try:
+        return server.run(args, cwd, env, timeout)
+    finally:
+        with _servers_lock:
+            _idle_servers[key].append(server)

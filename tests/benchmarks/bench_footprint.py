@@ -3,12 +3,15 @@ every process of every stack container, per service and in total, after the stac
 and idle for a while. Goal: 4 GiB or less in total. Deploys the stack first when it is not up
 (not measured), then waits IDLE_SECONDS so that start-up peaks are over."""
 
+import os
 import pathlib
 import subprocess
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+# Each run a whole ansible-playbook process, as a user starts it (tests/project.py).
+os.environ["PLAYBOOK_FORK_SERVER"] = "0"
 
 from project import run_playbook  # noqa: E402
 

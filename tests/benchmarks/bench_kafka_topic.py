@@ -19,6 +19,7 @@ broker does not end up with every topic; the times are reported, not enforced.
 """
 
 import argparse
+import os
 import pathlib
 import sys
 import tempfile
@@ -26,6 +27,8 @@ import time
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS), str(TESTS / "kafka")]
+# Each run a whole ansible-playbook process, as a user starts it (tests/project.py).
+os.environ["PLAYBOOK_FORK_SERVER"] = "0"
 
 import kafka_broker  # noqa: E402
 from bench_table import print_ratios, print_table  # noqa: E402

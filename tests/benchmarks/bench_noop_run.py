@@ -14,6 +14,7 @@ tasks or fewer reported per service. Deploys the stack first when it is not up (
 not timed)."""
 
 import json
+import os
 import pathlib
 import re
 import subprocess
@@ -22,6 +23,8 @@ import sys
 import yaml
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+# Each run a whole ansible-playbook process, as a user starts it (tests/project.py).
+os.environ["PLAYBOOK_FORK_SERVER"] = "0"
 
 from project import ROOT, SERVICES, run_playbook  # noqa: E402
 

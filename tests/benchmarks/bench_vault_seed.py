@@ -16,6 +16,7 @@ the server in the wrong state; the times are reported, not enforced.
 """
 
 import argparse
+import os
 import pathlib
 import secrets
 import sys
@@ -23,6 +24,8 @@ import tempfile
 
 TESTS = pathlib.Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS), str(TESTS / "vault")]
+# Each run a whole ansible-playbook process, as a user starts it (tests/project.py).
+os.environ["PLAYBOOK_FORK_SERVER"] = "0"
 
 import openbao  # noqa: E402
 from ansible_run import run_tasks  # noqa: E402
