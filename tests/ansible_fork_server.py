@@ -18,6 +18,7 @@ then {"rc"} when it has exited.
 
 import json
 import os
+import signal
 import sys
 
 from ansible.cli.playbook import main  # imported once, before the forks: the point of the server
@@ -28,6 +29,9 @@ def child(request):
     code = 1
     try:
         os.setpgrp()
+        # The server ignores interrupts (its caller stops the run instead); a run takes them as
+        # ansible-playbook does.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.dup2(output, 1)
         os.dup2(output, 2)
@@ -52,6 +56,9 @@ def child(request):
 
 
 def serve():
+    # An interrupt meant for the caller (Ctrl-C reaches the whole process group) must not stop
+    # the server while a run goes on: the caller stops that run and closes the server.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     answers = sys.stdout
     for line in sys.stdin:
         request = json.loads(line)

@@ -3,10 +3,10 @@ that site.yml deploys, and one way to run a playbook the way a user does (from t
 repository root, with the venv's ansible-playbook)."""
 
 import atexit
+import contextlib
 import json
 import os
 import pathlib
-import select
 import signal
 import subprocess
 import sys
@@ -145,34 +145,58 @@ class ForkServer:
             text=True,
         )
         self.lock = threading.Lock()
+        self.usable = True
         atexit.register(self.close)
 
-    def _answer(self, timeout=None):
-        if timeout is not None and not select.select([self.process.stdout], [], [], max(timeout, 0))[0]:
-            return None
+    def _answer(self):
         line = self.process.stdout.readline()
         if not line:
             raise RuntimeError(f"the ansible-playbook fork server stopped (exit code {self.process.poll()})")
         return json.loads(line)
 
     def run(self, args, cwd, env, timeout):
-        """(exit code, output) of one ansible-playbook run; subprocess.TimeoutExpired past timeout."""
+        """(exit code, output) of one ansible-playbook run; subprocess.TimeoutExpired past timeout.
+        Anything else raised (an interrupt too) stops the run and leaves the server unusable."""
         with self.lock, tempfile.NamedTemporaryFile(prefix="ansible-playbook-", suffix=".log") as output:
             request = {"args": [str(arg) for arg in args], "env": env, "cwd": str(cwd), "output": output.name}
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
             pid = self._answer()["pid"]
-            answer = self._answer(timeout)
-            if answer is None:
-                os.killpg(pid, signal.SIGKILL)
-                self._answer()
+            expired = threading.Event()
+
+            def stop():
+                expired.set()
+                _kill_group(pid)
+
+            # A timer, not a wait on the pipe: the answer may already sit in the reader's buffer.
+            timer = threading.Timer(timeout, stop)
+            timer.start()
+            try:
+                answer = self._answer()
+            except BaseException:
+                _kill_group(pid)
+                self.usable = False
+                raise
+            finally:
+                timer.cancel()
+            if expired.is_set():
                 raise subprocess.TimeoutExpired(["ansible-playbook", *args], timeout)
             return answer["rc"], pathlib.Path(output.name).read_text(errors="replace")
 
     def close(self):
+        self.usable = False
         if self.process.poll() is None:
             self.process.stdin.close()
-            self.process.wait(timeout=60)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def _kill_group(pid):
+    """Stop a run and the processes it started (each run is a process group of its own)."""
+    with contextlib.suppress(ProcessLookupError):  # it has ended
+        os.killpg(pid, signal.SIGKILL)
 
 
 # Idle servers by configuration (environment and directory); a busy one is not shared.
@@ -202,5 +226,8 @@ def run_ansible_playbook(args, cwd, env, timeout):
     try:
         return server.run(args, cwd, env, timeout)
     finally:
-        with _servers_lock:
-            _idle_servers[key].append(server)
+        if server.usable and server.process.poll() is None:
+            with _servers_lock:
+                _idle_servers[key].append(server)
+        else:
+            server.close()
