@@ -1,10 +1,10 @@
 """A run that changes nothing, on the all-in-one inventory (inventory/local): how long a second
 site.yml takes, how many tasks it runs, and what each service adds to it.
 
-What a service adds is the time of its own tasks in that run: its preflight in the first play
-and its deploy step in the second, from the timestamps that the ansible.posix.profile_tasks
-callback prints before each task. The rest (facts, the stack's and Docker Engine's checks,
-Docker Engine and the stack's shared setup, the port check, the summary) is the shared part,
+What a service adds is the time of its own tasks in that run: its deploy step in the second
+play, from the timestamps that the ansible.posix.profile_tasks callback prints before each
+task. The rest (facts, every input check of the first play, one include loop over the
+services, Docker Engine and the stack's shared setup, the summary) is the shared part,
 also measured in the same run by a site.yml with no service at all. Then one setting of one
 service changed (redis_maxmemory): that service alone must be re-created, and the run should
 take no more than 10 s over the no-op run; the setting is put back afterwards.
@@ -32,8 +32,8 @@ GOAL_NOOP, GOAL_PER_SERVICE, GOAL_TASKS_PER_SERVICE, GOAL_ONE_CHANGE = 25.0, 1.0
 FIRST_FIVE = SERVICES[:5]
 # profile_tasks' line under each task banner: "<date> (<previous task's duration>) <total> ***".
 DURATION = re.compile(r"\((\d+):(\d+):(\d+(?:\.\d+)?)\)\s+[\d:.]+\s+\*+\s*$")
-# The task banners that start a service's part of each play (playbooks/tasks/service_*.yml).
-SERVICE_START = re.compile(r"^(?:Inputs of|Deploy) (\w+)$")
+# The task banner that starts a service's part of the Deploy play (playbooks/tasks/service_deploy.yml).
+SERVICE_START = re.compile(r"^Deploy (\w+)$")
 
 
 def run(playbook, *args, profile=False):
@@ -111,7 +111,7 @@ def main():
         f"{(full.tasks() - host_only.tasks()) / len(SERVICES):4.1f} tasks  "
         f"(goal <= {GOAL_PER_SERVICE:.0f} s and <= {GOAL_TASKS_PER_SERVICE} tasks)"
     )
-    print(f"What each service's own tasks took in that run of all {len(SERVICES)} (preflight and deploy step)")
+    print(f"What each service's own tasks took in that run of all {len(SERVICES)} (its deploy step)")
     over = [service for service in SERVICES if by_service.get(service, 0.0) > GOAL_PER_SERVICE]
     for service in SERVICES:
         mark = "  over the goal" if service in over else ""
