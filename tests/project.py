@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import pathlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -135,7 +136,9 @@ class ForkServer:
     def __init__(self, env, config_directory=None):
         # Ansible reads an ansible.cfg in the working directory when imported: the server starts
         # in the runs' directory when it holds one, else in a directory of its own without one.
-        self.directory = str(config_directory or tempfile.mkdtemp(prefix="ansible-fork-server-"))
+        # A directory of its own is removed when the server is closed.
+        self.own_directory = None if config_directory else tempfile.mkdtemp(prefix="ansible-fork-server-")
+        self.directory = str(config_directory or self.own_directory)
         self.process = subprocess.Popen(
             [sys.executable, str(self.SCRIPT)],
             cwd=self.directory,
@@ -191,6 +194,8 @@ class ForkServer:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        if self.own_directory:
+            shutil.rmtree(self.own_directory, ignore_errors=True)
 
 
 def _kill_group(pid):
